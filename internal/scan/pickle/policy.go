@@ -333,6 +333,11 @@ var safeExact = func() map[string]bool {
 		"torch.per_tensor_affine", "torch.per_channel_affine", "torch.per_tensor_symmetric",
 		"torch.per_channel_symmetric", "torch.per_channel_affine_float_qparams",
 		"torch.nn.utils.spectral_norm.SpectralNorm", "torch.nn.utils.weight_norm.WeightNorm",
+		// TorchScript's own pickles (constants.pkl, .debug_pkl) rebuild
+		// lists and tensors through these; torch.jit itself stays dangerous.
+		"torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist",
+		"torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+		"torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 		// pandas
 		"pandas.core.frame.DataFrame", "pandas.core.series.Series",
 		"pandas._libs.internals._unpickle_block", "pandas.core.internals.managers.BlockManager",
@@ -456,6 +461,12 @@ func (p *Policy) Classify(module, name string) (Verdict, string) {
 	}
 	if resolverGlobals[path] {
 		return Safe, "resolves a global by name; judged at the call"
+	}
+	// __torch__ names TorchScript classes: torch.jit.load resolves them to
+	// compiled code in the archive (reviewed by the TorchScript rules), and
+	// Python's unpickler cannot import them at all.
+	if hasPrefixPath(module, "__torch__") && isIdent(name) && !dangerousAttrs[name] && !(strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__")) {
+		return Safe, "TorchScript class; its code is reviewed by the TorchScript rules"
 	}
 	if v, why := dangerous(path, module, name); v != Unaudited {
 		return v, why
