@@ -299,13 +299,30 @@ func digest(ctx context.Context, r io.Reader) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// readHead reads up to HeadSize bytes. Only a clean io.EOF means the content
+// is short: a decoder's own io.ErrUnexpectedEOF (a truncated compressed
+// stream) is an error, so a cut-off member is never taken for a small one.
 func readHead(r io.Reader) ([]byte, error) {
 	buf := make([]byte, HeadSize)
-	n, err := io.ReadFull(r, buf)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		err = nil
+	n, idle := 0, 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return buf[:n], err
+		}
+		if idle = idle + 1; m > 0 {
+			idle = 0
+		}
+		if idle > 100 {
+			// A reader that returns (0, nil) forever.
+			return buf[:n], io.ErrNoProgress
+		}
 	}
-	return buf[:n], err
+	return buf, nil
 }
 
 // modelExts are extensions that promise a model format: content we cannot

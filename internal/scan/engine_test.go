@@ -214,3 +214,38 @@ func TestScanTargets(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+type cutReader struct {
+	data []byte
+	err  error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// A decoder's io.ErrUnexpectedEOF is a truncated stream, not a short member.
+func TestReadHeadTruncation(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		r       io.Reader
+		n       int
+		wantErr bool
+	}{
+		{"short clean", &cutReader{data: make([]byte, 10), err: io.EOF}, 10, false},
+		{"empty", &cutReader{err: io.EOF}, 0, false},
+		{"long", &cutReader{data: make([]byte, HeadSize+5), err: io.EOF}, HeadSize, false},
+		{"truncated decoder", &cutReader{data: make([]byte, 10), err: io.ErrUnexpectedEOF}, 10, true},
+		{"stalled", &cutReader{data: nil, err: nil}, 0, true},
+	} {
+		head, err := readHead(c.r)
+		if len(head) != c.n || (err != nil) != c.wantErr {
+			t.Errorf("%s: %d bytes, err %v", c.name, len(head), err)
+		}
+	}
+}
