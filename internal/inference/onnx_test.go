@@ -12,9 +12,9 @@ import (
 )
 
 type expected struct {
-	Inputs [][]float64  `json:"inputs"`
-	Labels []int64      `json:"labels"`
-	Scores [][]float64  `json:"scores"`
+	Inputs [][]float64 `json:"inputs"`
+	Labels []int64     `json:"labels"`
+	Scores [][]float64 `json:"scores"`
 }
 
 func loadFixture(t testing.TB, name string) (*ONNXModel, expected) {

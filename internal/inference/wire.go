@@ -138,6 +138,9 @@ func decodeTensor(w *wireTensor) (Tensor, error) {
 				perr = fmt.Errorf("%w: tensor %q: %v", ErrBadInput, w.Name, err)
 				return false
 			}
+			if t.Datatype == FP32 {
+				v = float64(float32(v))
+			}
 			t.Float = append(t.Float, v)
 		case ClassInt:
 			if t.Datatype == Bool {
