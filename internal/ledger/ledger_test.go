@@ -1,0 +1,106 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/mlsec/mlsec/internal/ledger"
+	"github.com/mlsec/mlsec/internal/store"
+	"github.com/mlsec/mlsec/internal/store/storetest"
+)
+
+const testDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+
+// forEachBackend runs the same subtest against SQLite and PostgreSQL.
+func forEachBackend(t *testing.T, fn func(t *testing.T, b store.Backend)) {
+	for _, b := range storetest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			fn(t, b)
+		})
+	}
+}
+
+type fixture struct {
+	st         *store.Store
+	l          *ledger.Ledger
+	skey, vkey string
+}
+
+func newLedger(t testing.TB, b store.Backend) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.Open(t, b)
+	skey, vkey, err := ledger.GenerateKey("test.example/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledger.Init(ctx, st, vkey); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, st, ledger.WithSignerKey(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, l: l, skey: skey, vkey: vkey}
+}
+
+func event(i int) ledger.Event {
+	return ledger.Event{
+		Actor:   "alice@example.com",
+		Action:  ledger.ActionScan,
+		Subject: ledger.Subject{Name: "resnet", Version: fmt.Sprint(i), Digest: testDigest},
+		Reason:  fmt.Sprintf("event %d", i),
+	}
+}
+
+func fill(t testing.TB, f *fixture, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		idx, err := f.l.Append(context.Background(), event(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idx < 0 {
+			t.Fatalf("bad index %d", idx)
+		}
+	}
+}
+
+func TestAppendConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		f := newLedger(t, b)
+		ctx := context.Background()
+		const workers, per = 8, 25
+		var wg sync.WaitGroup
+		seen := make(chan int64, workers*per)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < per; i++ {
+					idx, err := f.l.Append(ctx, event(i))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					seen <- idx
+				}
+			}()
+		}
+		wg.Wait()
+		close(seen)
+		got := map[int64]bool{}
+		for idx := range seen {
+			if got[idx] {
+				t.Fatalf("index %d handed out twice", idx)
+			}
+			got[idx] = true
+		}
+		if n, _ := f.l.Size(ctx); n != workers*per || len(got) != workers*per {
+			t.Fatalf("size %d, %d distinct indexes, want %d", n, len(got), workers*per)
+		}
+	})
+}
