@@ -153,6 +153,8 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log verbosity on standard error: debug, info, warn or error")
 
 	root.AddCommand(newScanCmd(g), newInspectCmd(g), newRulesCmd(g), newVersionCmd(g))
+	root.AddCommand(newServeCmd(g))
+	root.AddCommand(newPredictCmd(g))
 	return root
 }
 

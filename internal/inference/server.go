@@ -37,7 +37,8 @@ type ServerOptions struct {
 // Requests are validated against the model metadata (input names,
 // datatypes, shapes and value counts, requested outputs) before the model
 // runs; errors are JSON bodies {"error": "…"} with 400 (bad request), 404
-// (unknown model or version), 405, 413 (body too large), 415 or 500.
+// (unknown model or version), 405, 413 (body too large) or 500. Any
+// content type is read as JSON (curl -d sends a form type).
 type Server struct {
 	opts   ServerOptions
 	models map[string]*served
@@ -151,10 +152,6 @@ func (s *Server) method(w http.ResponseWriter, r *http.Request, want string) boo
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *served, version string) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		s.fail(w, r, http.StatusUnsupportedMediaType, "content type %q: only application/json is supported", ct)
-		return
-	}
 	if r.Header.Get("Inference-Header-Content-Length") != "" {
 		s.fail(w, r, http.StatusBadRequest, "the binary tensor data extension is not supported")
 		return

@@ -181,7 +181,7 @@ func TestServerConformance(t *testing.T) {
 		{"huge shape", "POST", "/v2/models/mlp/infer", infer(strings.Replace(good, "[1,8]", "[99999999999,8]", 1)), nil, 400, errBody},
 		{"unknown output", "POST", "/v2/models/mlp/infer", `{"inputs":[` + good + `],"outputs":[{"name":"nope"}]}`, nil, 400, errBody},
 		{"binary extension", "POST", "/v2/models/mlp/infer", infer(good), map[string]string{"Inference-Header-Content-Length": "10"}, 400, errBody},
-		{"wrong content type", "POST", "/v2/models/mlp/infer", infer(good), map[string]string{"Content-Type": "text/plain"}, 415, errBody},
+		{"form content type", "POST", "/v2/models/mlp/infer", infer(good), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 200, nil},
 		{"body too large", "POST", "/v2/models/mlp/infer", `{"inputs":[` + strings.Repeat(" ", 2<<20) + `]}`, nil, 413, errBody},
 	}
 	for _, c := range cases {
