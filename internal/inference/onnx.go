@@ -382,6 +382,7 @@ func (m *ONNXModel) Predict(ctx context.Context, inputs []Tensor, outputs ...str
 			want = append(want, m.outputs[k])
 		}
 	}
+	budget := maxRunElements
 	for _, st := range m.steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -397,9 +398,13 @@ func (m *ONNXModel) Predict(ctx context.Context, inputs []Tensor, outputs ...str
 			return nil, fmt.Errorf("inference: node %q (%s): %w", st.node.name, st.node.op, err)
 		}
 		for k, name := range st.node.outputs {
-			if name != "" && k < len(out) {
+			if name != "" && k < len(out) && out[k] != nil {
 				env[name] = out[k]
+				budget -= out[k].size()
 			}
+		}
+		if budget < 0 {
+			return nil, fmt.Errorf("inference: %w: evaluation needs more than %d values", ErrLimit, maxRunElements)
 		}
 	}
 	res := make([]Tensor, 0, len(want))

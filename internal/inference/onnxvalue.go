@@ -18,8 +18,12 @@ type value struct {
 	s     []string
 }
 
-// maxEvalElements bounds every tensor the evaluator creates.
-const maxEvalElements = 1 << 25
+// maxEvalElements bounds every tensor the evaluator creates, and
+// maxRunElements all the tensors one Predict creates.
+const (
+	maxEvalElements = 1 << 24
+	maxRunElements  = 1 << 25
+)
 
 func isFloatDT(dt int64) bool { return dt == dtFloat || dt == dtDouble || dt == dtFloat16 }
 func isIntDT(dt int64) bool {

@@ -7,6 +7,9 @@ import (
 	"strconv"
 )
 
+// maxFlops bounds the multiply-adds of one Gemm or MatMul.
+const maxFlops = 1 << 31
+
 type compileCtx struct {
 	opset, mlOpset int64
 	consts         map[string]*value
@@ -405,7 +408,7 @@ func gemmKernel(alpha, beta float64, transA, transB bool) kernel {
 		if err != nil {
 			return nil, err
 		}
-		if int64(m)*int64(n)*int64(k) > 1<<34 {
+		if int64(m)*int64(n)*int64(k) > maxFlops {
 			return nil, fmt.Errorf("%w: Gemm of %d×%d×%d", ErrLimit, m, k, n)
 		}
 		for i := range m {
@@ -484,7 +487,7 @@ func matmul(in []*value) ([]*value, error) {
 		return nil, err
 	}
 	nb := numel(batch)
-	if int64(nb)*int64(m)*int64(n)*int64(k) > 1<<34 {
+	if int64(nb)*int64(m)*int64(n)*int64(k) > maxFlops {
 		return nil, fmt.Errorf("%w: MatMul too large", ErrLimit)
 	}
 	shape := append(slices.Clone(batch), m, n)

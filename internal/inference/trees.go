@@ -42,6 +42,7 @@ type ensemble struct {
 	maxFeature int
 	base       []float64
 	aggregate  string
+	sum        bool // SUM or AVERAGE
 	post       func([]float64)
 	postName   string
 	// classifier only
@@ -58,6 +59,7 @@ func (c *compileCtx) treeEnsemble(n *protoNode, a attrs) (kernel, error) {
 	if e.post, err = postTransform(e.postName); err != nil {
 		return nil, err
 	}
+	e.sum = e.aggregate == "SUM" || e.aggregate == "AVERAGE"
 	switch e.aggregate {
 	case "SUM", "AVERAGE", "MIN", "MAX":
 	default:
@@ -296,18 +298,16 @@ func (e *ensemble) run(in []*value) ([]*value, error) {
 			nd := &e.nodes[e.leaf(root, xr)]
 			for _, w := range e.weights[nd.wFrom:nd.wTo] {
 				switch {
-				case !has[w.target] || e.aggregate == "SUM" || e.aggregate == "AVERAGE":
-					if !has[w.target] {
-						acc[w.target] = w.weight
-					} else {
-						acc[w.target] += w.weight
-					}
+				case !has[w.target]:
+					acc[w.target] = w.weight
+					has[w.target] = true
+				case e.sum:
+					acc[w.target] += w.weight
 				case e.aggregate == "MIN":
 					acc[w.target] = min(acc[w.target], w.weight)
-				case e.aggregate == "MAX":
+				default:
 					acc[w.target] = max(acc[w.target], w.weight)
 				}
-				has[w.target] = true
 			}
 		}
 		if e.aggregate == "AVERAGE" {
