@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"fmt"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b store.Backend)) {
 }
 
 type fixture struct {
+	dsn        string
 	st         *store.Store
 	l          *ledger.Ledger
 	skey, vkey string
@@ -32,7 +35,12 @@ type fixture struct {
 func newLedger(t testing.TB, b store.Backend) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.Open(t, b)
+	dsn := storetest.DSN(t, b)
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	skey, vkey, err := ledger.GenerateKey("test.example/ledger")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +52,7 @@ func newLedger(t testing.TB, b store.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{st: st, l: l, skey: skey, vkey: vkey}
+	return &fixture{dsn: dsn, st: st, l: l, skey: skey, vkey: vkey}
 }
 
 func event(i int) ledger.Event {
@@ -104,3 +112,5 @@ func TestAppendConcurrent(t *testing.T) {
 		}
 	})
 }
+
+func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

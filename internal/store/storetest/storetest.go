@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mlsec/mlsec/internal/store"
@@ -90,4 +91,30 @@ func Open(tb testing.TB, b store.Backend, opts ...store.Option) *store.Store {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// RawDB opens the database behind dsn directly, bypassing the store, for
+// tests that tamper with rows.
+func RawDB(tb testing.TB, dsn string) *sql.DB {
+	tb.Helper()
+	var db *sql.DB
+	var err error
+	if store.IsPostgresDSN(dsn) {
+		db, err = sql.Open("pgx", dsn)
+	} else {
+		db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Rebind rewrites $N placeholders for the backend of dsn.
+func Rebind(dsn, query string) string {
+	if store.IsPostgresDSN(dsn) {
+		return query
+	}
+	return strings.ReplaceAll(query, "$", "?")
 }

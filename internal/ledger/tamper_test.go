@@ -1,0 +1,240 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/mlsec/mlsec/internal/ledger"
+	"github.com/mlsec/mlsec/internal/store"
+	"github.com/mlsec/mlsec/internal/store/storetest"
+)
+
+func exec(t *testing.T, db *sql.DB, dsn, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(storetest.Rebind(dsn, q), args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func rawRecord(t *testing.T, db *sql.DB, dsn string, idx int64) []byte {
+	t.Helper()
+	var data []byte
+	if err := db.QueryRow(storetest.Rebind(dsn, `SELECT data FROM ledger_records WHERE idx = $1`), idx).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestVerifyTamper(t *testing.T) {
+	const n = 20
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, db *sql.DB, f *fixture)
+		first  int64
+		kind   string
+	}{
+		{"clean", func(*testing.T, *sql.DB, *fixture) {}, -1, ""},
+		{"edit field", func(t *testing.T, db *sql.DB, f *fixture) {
+			d := bytes.Replace(rawRecord(t, db, f.dsn, 7), []byte("event 7"), []byte("event X"), 1)
+			exec(t, db, f.dsn, `UPDATE ledger_records SET data = $1 WHERE idx = 7`, d)
+		}, 7, ledger.ProblemLeafHash},
+		{"edit field and rewrite stored hashes", func(t *testing.T, db *sql.DB, f *fixture) {
+			d := bytes.Replace(rawRecord(t, db, f.dsn, 7), []byte("alice"), []byte("mallory"), 1)
+			exec(t, db, f.dsn, `UPDATE ledger_records SET data = $1 WHERE idx = 7`, d)
+			// Recompute every stored hash from the edited records, as an
+			// attacker without the signing key would.
+			var hashes []tlog.Hash
+			r := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+				out := make([]tlog.Hash, len(ix))
+				for i, x := range ix {
+					out[i] = hashes[x]
+				}
+				return out, nil
+			})
+			for i := int64(0); i < n; i++ {
+				hs, err := tlog.StoredHashes(i, rawRecord(t, db, f.dsn, i), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hashes = append(hashes, hs...)
+			}
+			for i, h := range hashes {
+				exec(t, db, f.dsn, `UPDATE ledger_hashes SET hash = $1 WHERE idx = $2`, h[:], int64(i))
+			}
+		}, 7, ledger.ProblemCheckpoint},
+		{"delete row", func(t *testing.T, db *sql.DB, f *fixture) {
+			exec(t, db, f.dsn, `DELETE FROM ledger_records WHERE idx = 7`)
+		}, 7, ledger.ProblemMissing},
+		{"swap rows", func(t *testing.T, db *sql.DB, f *fixture) {
+			a, b := rawRecord(t, db, f.dsn, 5), rawRecord(t, db, f.dsn, 9)
+			exec(t, db, f.dsn, `UPDATE ledger_records SET data = $1 WHERE idx = 5`, b)
+			exec(t, db, f.dsn, `UPDATE ledger_records SET data = $1 WHERE idx = 9`, a)
+		}, 5, ledger.ProblemSequence},
+		{"insert row", func(t *testing.T, db *sql.DB, f *fixture) {
+			exec(t, db, f.dsn, `INSERT INTO ledger_records (idx, data) VALUES (20, $1)`, rawRecord(t, db, f.dsn, 3))
+		}, 3, ledger.ProblemSequence}, // the copy of record 3 at index 20 carries seq 3 … reported at 20
+		{"forged checkpoint", func(t *testing.T, db *sql.DB, f *fixture) {
+			var note []byte
+			if err := db.QueryRow(storetest.Rebind(f.dsn, `SELECT note FROM ledger_checkpoints WHERE size = 12`)).Scan(&note); err != nil {
+				t.Fatal(err)
+			}
+			note = bytes.Replace(note, []byte("\n12\n"), []byte("\n13\n"), 1)
+			exec(t, db, f.dsn, `UPDATE ledger_checkpoints SET note = $1 WHERE size = 12`, note)
+		}, 11, ledger.ProblemSignature},
+		{"unsigned tail", func(t *testing.T, db *sql.DB, f *fixture) {
+			exec(t, db, f.dsn, `DELETE FROM ledger_checkpoints WHERE size >= 18`)
+		}, 17, ledger.ProblemUnsigned},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			forEachBackend(t, func(t *testing.T, b store.Backend) {
+				ctx := context.Background()
+				f := newLedger(t, b)
+				fill(t, f, n)
+				db := storetest.RawDB(t, f.dsn)
+				tc.tamper(t, db, f)
+				res, err := f.l.Verify(ctx, f.vkey)
+				if tc.first < 0 {
+					if err != nil {
+						t.Fatalf("clean ledger: %v", err)
+					}
+					if res.Size != n || res.Checkpoints != n || !res.KeyTrusted {
+						t.Fatalf("result %+v", res)
+					}
+					return
+				}
+				var ve *ledger.VerifyError
+				if !errors.As(err, &ve) {
+					t.Fatalf("want VerifyError, got %v", err)
+				}
+				want := tc.first
+				if tc.name == "insert row" {
+					want = 20
+				}
+				p := res.Problems[0]
+				if p.Index != want || p.Kind != tc.kind {
+					t.Fatalf("first problem %v, want index %d kind %s (all: %v)", p, want, tc.kind, res.Problems)
+				}
+			})
+		})
+	}
+}
+
+func TestVerifyUntrustedKey(t *testing.T) {
+	f := newLedger(t, store.SQLite)
+	fill(t, f, 3)
+	_, other, _ := ledger.GenerateKey("test.example/ledger")
+	_, err := f.l.Verify(context.Background(), other)
+	if err == nil {
+		t.Fatal("verify with another key succeeded")
+	}
+}
+
+func TestProofs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := newLedger(t, b)
+		fill(t, f, 37)
+		for _, idx := range []int64{0, 1, 7, 16, 36} {
+			p, err := f.l.ProveInclusion(ctx, idx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p2 := roundTrip(t, p)
+			res, err := ledger.VerifyProof(p2, f.vkey)
+			if err != nil {
+				t.Fatalf("inclusion %d: %v", idx, err)
+			}
+			if res.Event.Seq != idx || res.Checkpoint.Size != 37 {
+				t.Fatalf("inclusion %d: %+v", idx, res)
+			}
+			// Inclusion in an older checkpoint too.
+			if _, err := ledger.VerifyProof(must(t)(f.l.ProveInclusion(ctx, idx, idx+1)), f.vkey); err != nil {
+				t.Fatalf("inclusion %d in %d: %v", idx, idx+1, err)
+			}
+		}
+		for _, old := range []int64{1, 5, 16, 36, 37} {
+			p, err := f.l.ProveConsistency(ctx, old, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ledger.VerifyProof(roundTrip(t, p), f.vkey); err != nil {
+				t.Fatalf("consistency %d→37: %v", old, err)
+			}
+		}
+		// Wrong key.
+		_, other, _ := ledger.GenerateKey("test.example/ledger")
+		if _, err := ledger.VerifyProof(must(t)(f.l.ProveInclusion(ctx, 3, 0)), other); !errors.Is(err, ledger.ErrProof) {
+			t.Fatalf("proof verified with another key: %v", err)
+		}
+		// A proof whose record was edited fails.
+		p := must(t)(f.l.ProveInclusion(ctx, 9, 0))
+		p.Record = bytes.Replace(p.Record, []byte("event 9"), []byte("event 8"), 1)
+		if _, err := ledger.VerifyProof(p, f.vkey); !errors.Is(err, ledger.ErrProof) {
+			t.Fatalf("edited proof: %v", err)
+		}
+		// After tampering with the database, fresh proofs fail too.
+		db := storetest.RawDB(t, f.dsn)
+		d := bytes.Replace(rawRecord(t, db, f.dsn, 9), []byte("event 9"), []byte("event 8"), 1)
+		exec(t, db, f.dsn, `UPDATE ledger_records SET data = $1 WHERE idx = 9`, d)
+		if _, err := ledger.VerifyProof(must(t)(f.l.ProveInclusion(ctx, 9, 0)), f.vkey); !errors.Is(err, ledger.ErrProof) {
+			t.Fatalf("proof of tampered record: %v", err)
+		}
+		exec(t, db, f.dsn, `UPDATE ledger_hashes SET hash = $1 WHERE idx = $2`, make([]byte, 32), tlog.StoredHashIndex(2, 5))
+		if _, err := ledger.VerifyProof(must(t)(f.l.ProveConsistency(ctx, 20, 0)), f.vkey); !errors.Is(err, ledger.ErrProof) {
+			t.Fatalf("consistency proof over tampered hashes: %v", err)
+		}
+	})
+}
+
+func must(t *testing.T) func(*ledger.Proof, error) *ledger.Proof {
+	return func(p *ledger.Proof, err error) *ledger.Proof {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
+func roundTrip(t *testing.T, p *ledger.Proof) *ledger.Proof {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jsonEncode(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	q, err := ledger.ParseProof(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func TestExportImportVerify(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := newLedger(t, b)
+		fill(t, f, 25)
+		var buf bytes.Buffer
+		if err := f.l.Export(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		res, err := ledger.ImportVerify(ctx, bytes.NewReader(buf.Bytes()), f.vkey, func(int64, []byte) error { n++; return nil })
+		if err != nil || res.Size != 25 || n != 25 {
+			t.Fatalf("import-verify: %v %+v %d", err, res, n)
+		}
+		bad := bytes.Replace(buf.Bytes(), []byte(`event 11`), []byte(`event 12`), 1)
+		res, err = ledger.ImportVerify(ctx, bytes.NewReader(bad), f.vkey, nil)
+		var ve *ledger.VerifyError
+		if !errors.As(err, &ve) || res.Problems[0].Index != 11 {
+			t.Fatalf("tampered export: %v", err)
+		}
+	})
+}
