@@ -105,3 +105,14 @@ func (in *Input) buffer(ctx context.Context, open func() (io.ReadCloser, error),
 	}
 	return nopCloserAt{bytes.NewReader(mem.Bytes())}, total, nil
 }
+
+// ReadBufferSize returns a read-buffer size for content of the given size
+// (-1 when unknown): at most limit, and no larger than the content, so that
+// scanning many small files does not allocate and clear large buffers.
+func ReadBufferSize(size int64, limit int) int {
+	const floor = 4 << 10
+	if size < 0 || size > int64(limit) {
+		return limit
+	}
+	return max(int(size), floor)
+}

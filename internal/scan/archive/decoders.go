@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mlsec/mlsec/internal/scan"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -261,7 +262,7 @@ func deflateLength(ctx context.Context, r io.Reader) (int64, error) {
 	cr := &countingByteReader{r: bufio.NewReaderSize(r, 64<<10)}
 	fr := flate.NewReader(cr)
 	defer fr.Close()
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 32<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -285,7 +286,7 @@ func verify(ctx context.Context, open func() (io.ReadCloser, error), crc uint32,
 	}
 	defer rc.Close()
 	h := crc32.NewIEEE()
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, scan.ReadBufferSize(limit+1, 32<<10))
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

@@ -38,7 +38,7 @@ func (s *Scanner) Match(f scan.FileInfo) bool { return LooksLikePickle(f.Head, f
 
 // Scan implements scan.Scanner.
 func (s *Scanner) Scan(ctx context.Context, in *scan.Input) (scan.Result, error) {
-	r := bufio.NewReaderSize(in.Open(), 256<<10)
+	r := bufio.NewReaderSize(in.Open(), scan.ReadBufferSize(in.Size, 256<<10))
 	res, _ := ScanReader(ctx, in, "", r, s.opts)
 	return res, nil
 }

@@ -86,7 +86,7 @@ func (l *Legacy) Scan(ctx context.Context, in *scan.Input) (scan.Result, error) 
 	opts := l.opts
 	opts.TrailingOK = true
 	if in.Size < 0 {
-		res, _ := pickle.ScanReader(ctx, in, "", bufio.NewReaderSize(in.Open(), 256<<10), opts)
+		res, _ := pickle.ScanReader(ctx, in, "", bufio.NewReaderSize(in.Open(), scan.ReadBufferSize(in.Size, 256<<10)), opts)
 		res.Format = "pytorch-legacy"
 		return res, nil
 	}
@@ -100,7 +100,7 @@ func (l *Legacy) Scan(ctx context.Context, in *scan.Input) (scan.Result, error) 
 	for _, w := range []int64{1 << 20, 64 << 20, in.Size} {
 		w = min(w, in.Size)
 		var a *pickle.Analysis
-		res, a = pickle.ScanReader(ctx, in, "", bufio.NewReaderSize(io.NewSectionReader(in.R, 0, w), 256<<10), opts)
+		res, a = pickle.ScanReader(ctx, in, "", bufio.NewReaderSize(io.NewSectionReader(in.R, 0, w), scan.ReadBufferSize(w, 256<<10)), opts)
 		top = top[:0]
 		for _, p := range a.Pickles {
 			if p.Nested == "" && p.Complete {
