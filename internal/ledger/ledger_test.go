@@ -3,8 +3,8 @@ package ledger_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 

@@ -87,7 +87,12 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 	}
 	e.res.HeadSize = head.Size
 	var notes []checkpointNote
+	// Appenders may run while we verify: check the log as of the head
+	// read above, and judge rows beyond it against the head read after.
 	if err := l.st.ScanCheckpoints(ctx, func(size int64, msg []byte) error {
+		if size > head.Size {
+			return nil
+		}
 		notes = append(notes, checkpointNote{size: size, msg: bytes.Clone(msg)})
 		return nil
 	}); err != nil {
@@ -96,7 +101,7 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 	e.checkpoints(ctx, notes)
 	e.stored = make([]tlog.Hash, 0, tlog.StoredHashCount(head.Size))
 	var hashGap int64 = -1
-	if err := l.st.ScanHashes(ctx, 0, -1, func(idx int64, h []byte) error {
+	if err := l.st.ScanHashes(ctx, 0, tlog.StoredHashCount(head.Size), func(idx int64, h []byte) error {
 		if idx != int64(len(e.stored)) || len(h) != 32 {
 			if hashGap < 0 {
 				hashGap = int64(len(e.stored))
@@ -108,14 +113,25 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 	}); err != nil && err != errStop {
 		return nil, fmt.Errorf("read stored hashes: %w", err)
 	}
+	beyond, maxIdx := int64(0), int64(-1)
 	if err := l.st.ScanRecords(ctx, 0, -1, func(idx int64, data []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if idx >= head.Size {
+			beyond++
+			maxIdx = idx
+			return nil
 		}
 		e.record(idx, data)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read records: %w", err)
+	}
+	if beyond > 0 {
+		if h2, err := l.st.Head(ctx); err != nil || maxIdx >= h2.Size {
+			e.problem(head.Size, ProblemExtra, fmt.Sprintf("%d records beyond the head (size %d)", beyond, head.Size))
+		}
 	}
 	if hashGap >= 0 && hashGap < int64(len(e.hashes)) {
 		_, n := tlog.SplitStoredHashIndex(hashGap)
