@@ -79,7 +79,7 @@ var (
 	reEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}`)
 	// International numbers with "+", and North American numbers written
 	// with separators; libphonenumber decides.
-	rePhone = regexp.MustCompile(`\+[1-9][0-9 ().\-]{6,20}[0-9]|\(?[2-9][0-9]{2}\)?[ .\-][2-9][0-9]{2}[.\-][0-9]{4}`)
+	rePhone = regexp.MustCompile(`\+[1-9][0-9]{0,3}(?:[ .\-]?\(?[0-9]{1,5}\)?){1,6}|\(?[2-9][0-9]{2}\)?[ .\-][2-9][0-9]{2}[.\-][0-9]{4}`)
 	reCard  = regexp.MustCompile(`[0-9](?:[ \-]?[0-9]){12,18}`)
 	reIBAN  = regexp.MustCompile(`[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}`)
 	reSSN   = regexp.MustCompile(`[0-9]{3}-[0-9]{2}-[0-9]{4}`)
@@ -100,7 +100,7 @@ var detectors = []detector{
 	{kind: UKNINO, re: reNINO, need: hasDigit, valid: validNINO},
 	{kind: Aadhaar, re: reAadh, need: hasDigit, valid: validAadhaar},
 	{kind: SpanishID, re: reDNI, need: hasDigit, valid: validDNI},
-	{kind: Phone, re: rePhone, need: hasDigit, valid: validPhone},
+	{kind: Phone, re: rePhone, need: hasDigit, span: spanPhone},
 	{kind: IPAddress, re: reIPv4, need: func(s string) bool { return strings.IndexByte(s, '.') >= 0 }, valid: validIPv4},
 	{kind: IPAddress, re: reIPv6, need: func(s string) bool { return strings.Count(s, ":") >= 3 }, valid: validIPv6},
 }
@@ -472,6 +472,23 @@ func validDNI(text string, s, e int) bool {
 		n = n*10 + int(num[i]-'0')
 	}
 	return dniLetters[n%23] == letter
+}
+
+// spanPhone tries the candidate and then shorter prefixes of it that end
+// at a digit group, so a number followed by other digits is still found.
+func spanPhone(text string, s, e int) (int, bool) {
+	for end := e; end > s; end-- {
+		if !isDigit(text[end-1]) && text[end-1] != ')' {
+			continue
+		}
+		if end < e && isDigit(text[end]) {
+			continue
+		}
+		if validPhone(text, s, end) {
+			return end, true
+		}
+	}
+	return e, false
 }
 
 func validPhone(text string, s, e int) bool {

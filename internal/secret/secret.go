@@ -27,6 +27,8 @@ type Match struct {
 	// Line is the 0-based line of the text the secret starts on; Offset is
 	// its byte offset in the text; Column is 1-based (bytes) within the line.
 	Line, Column, Offset int
+	// Length is the value's length in bytes.
+	Length int
 	// Redacted shows at most a short non-secret prefix and the length.
 	Redacted string
 	// Fingerprint is a short SHA-256 prefix of the value, for correlating
@@ -99,6 +101,7 @@ func Find(ctx context.Context, text string) ([]Match, error) {
 			Line:        line,
 			Column:      off - lines[line] + 1,
 			Offset:      off,
+			Length:      len(value),
 			Redacted:    Redact(value),
 			Fingerprint: Fingerprint(value),
 			Entropy:     f.Entropy,
@@ -184,4 +187,25 @@ func Redact(value string) string {
 func Fingerprint(value string) string {
 	h := sha256.Sum256([]byte(value))
 	return hex.EncodeToString(h[:6])
+}
+
+// RedactIn returns text with every secret found in it replaced by its
+// redacted form, for showing commands and lines as evidence.
+func RedactIn(ctx context.Context, text string) (string, error) {
+	ms, err := Find(ctx, text)
+	if err != nil || len(ms) == 0 {
+		return text, err
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		if m.Offset < last || m.Offset+m.Length > len(text) {
+			continue
+		}
+		b.WriteString(text[last:m.Offset])
+		b.WriteString(m.Redacted)
+		last = m.Offset + m.Length
+	}
+	b.WriteString(text[last:])
+	return b.String(), nil
 }

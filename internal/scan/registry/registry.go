@@ -8,6 +8,7 @@ import (
 	"github.com/mlsec/mlsec/internal/scan/archive"
 	"github.com/mlsec/mlsec/internal/scan/gguf"
 	"github.com/mlsec/mlsec/internal/scan/keras"
+	"github.com/mlsec/mlsec/internal/scan/notebook"
 	"github.com/mlsec/mlsec/internal/scan/numpy"
 	"github.com/mlsec/mlsec/internal/scan/onnx"
 	"github.com/mlsec/mlsec/internal/scan/pickle"
@@ -37,6 +38,8 @@ func Scanners(cfg Config) []scan.Scanner {
 	out = append(out, numpy.New(pickle.Options{ExtraSafe: cfg.SafeGlobals, Strict: cfg.Strict}))
 	// Protobuf formats: strict trial decodes, after the containers.
 	out = append(out, onnx.New(), tensorflow.NewSavedModel(), tensorflow.NewGraphDef(), tensorflow.NewFingerprint(), tensorflow.NewKerasMetadata(), tensorflow.NewText())
+	// Jupyter notebooks (JSON with cells), before the other JSON readers.
+	out = append(out, notebook.New())
 	// Chat templates of Hugging Face repositories (tokenizer_config.json, *.jinja).
 	out = append(out, template.New())
 	// Heuristic detectors last.
