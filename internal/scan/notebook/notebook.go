@@ -106,7 +106,7 @@ var (
 			"bytes are not the declared image format (medium). Opaque data in a notebook escapes review " +
 			"and can smuggle payloads or data sets.",
 		Remediation: "Keep data and binaries out of notebooks; store them as files with their own checks.",
-		References: []finding.Reference{finding.CWE(506), finding.CWE(912), finding.ATLAS("AML.T0010.002"), finding.OWASPML("ML06")},
+		References:  []finding.Reference{finding.CWE(506), finding.CWE(912), finding.ATLAS("AML.T0010.002"), finding.OWASPML("ML06")},
 	})
 )
 

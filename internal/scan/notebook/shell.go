@@ -251,7 +251,6 @@ type ShellFacts struct {
 	Installs []Install
 }
 
-
 // AnalyzeShell parses a command with a Bash parser and reports downloads
 // run by an interpreter and package installations. Text the parser cannot
 // read is checked line by line with a simpler split.
