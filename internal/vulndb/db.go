@@ -179,13 +179,13 @@ type ImportOptions struct {
 
 // ImportStats says what an import did.
 type ImportStats struct {
-	Source   string
-	Records  int // records read
-	Added    int // new advisories
-	Updated  int // replaced by a newer record
+	Source    string
+	Records   int // records read
+	Added     int // new advisories
+	Updated   int // replaced by a newer record
 	Unchanged int // same or older than what the database had
-	Skipped  int // not affecting a kept ecosystem
-	Invalid  int // malformed records (skipped)
+	Skipped   int // not affecting a kept ecosystem
+	Invalid   int // malformed records (skipped)
 	// Errors lists the first malformed records.
 	Errors   []string
 	Duration time.Duration
