@@ -7,7 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -136,5 +138,98 @@ func TestPredictRejectsBadInputs(t *testing.T) {
 	out, err := m.Predict(ctx, []Tensor{good}, "output_label")
 	if err != nil || len(out) != 1 || out[0].Name != "output_label" || len(out[0].Int) != 2 {
 		t.Fatalf("selected output: %v %+v", err, out)
+	}
+}
+
+// TestOperators checks the core operators the scikit-learn fixtures do not
+// use against numpy (testdata/ops.onnx from gen_fixtures.py).
+func TestOperators(t *testing.T) {
+	t.Parallel()
+	m, err := LoadONNX(filepath.Join("testdata", "ops.onnx"), ONNXOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "ops.expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Inputs  [][]float64 `json:"inputs"`
+		Outputs map[string]struct {
+			Shape []int64   `json:"shape"`
+			Data  []float64 `json:"data"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := m.Predict(context.Background(), []Tensor{floatRows("input", e.Inputs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != len(e.Outputs) {
+		t.Fatalf("%d outputs, want %d", len(outs), len(e.Outputs))
+	}
+	for _, o := range outs {
+		want, ok := e.Outputs[o.Name]
+		if !ok {
+			t.Errorf("unexpected output %q", o.Name)
+			continue
+		}
+		if !slices.Equal(o.Shape, want.Shape) {
+			t.Errorf("%s: shape %v, numpy %v", o.Name, o.Shape, want.Shape)
+			continue
+		}
+		got := o.Float
+		if o.Datatype == Int64 {
+			got = make([]float64, len(o.Int))
+			for k, v := range o.Int {
+				got[k] = float64(v)
+			}
+		}
+		for k, w := range want.Data {
+			if d := math.Abs(got[k] - w); d > 1e-5*math.Max(1, math.Abs(w)) {
+				t.Errorf("%s[%d]: %v, numpy %v", o.Name, k, got[k], w)
+				break
+			}
+		}
+	}
+}
+
+func TestHostileModels(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		file string
+		want error
+		msg  string
+	}{
+		{"unsupported.onnx", ErrUnsupported, "Erf"},
+		{"escape.onnx", nil, "inside the model's directory"},
+		{"absolute.onnx", nil, "inside the model's directory"},
+	}
+	for _, c := range cases {
+		_, err := LoadONNX(filepath.Join("testdata", c.file), ONNXOptions{})
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v, want %v mentioning %q", c.file, err, c.want, c.msg)
+		}
+	}
+	// External data inside the directory is read.
+	m, err := LoadONNX(filepath.Join("testdata", "extdata.onnx"), ONNXOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Predict(context.Background(), []Tensor{{Name: "input", Datatype: FP32, Shape: []int64{1, 2}, Float: []float64{10, 20}}})
+	if err != nil || out[0].Float[0] != 11 || out[0].Float[1] != 22 {
+		t.Fatalf("external data: %v %+v", err, out)
+	}
+	// In memory, external data is refused outright.
+	data, _ := os.ReadFile(filepath.Join("testdata", "extdata.onnx"))
+	if _, err := ParseONNX(data, ONNXOptions{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("ParseONNX with external data: %v", err)
+	}
+	for _, bad := range [][]byte{nil, []byte("not a model"), {0x3a, 0x02, 0x0a}, {0x08, 0x80}} {
+		if _, err := ParseONNX(bad, ONNXOptions{}); err == nil {
+			t.Errorf("ParseONNX(%q): no error", bad)
+		}
 	}
 }

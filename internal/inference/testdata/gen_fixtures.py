@@ -48,10 +48,12 @@ def save(name, graph, inputs, expected):
     onnx.checker.check_model(model)
     path = os.path.join(OUT, name + ".onnx")
     onnx.save(model, path)
+    print(f"{name}: {os.path.getsize(path)} bytes")
+    if not expected:
+        return
     expected = dict(expected, inputs=inputs.astype(np.float64).tolist())
     with open(os.path.join(OUT, name + ".expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
-    print(f"{name}: {os.path.getsize(path)} bytes")
 
 
 def float_input(n):
@@ -210,7 +212,81 @@ def ridge():
     save("ridge", g, T, {"scores": reg.predict(Td).reshape(-1, 1).tolist()})
 
 
+def ops():
+    """Every core operator the sklearn fixtures do not use, checked against numpy."""
+    rng = np.random.RandomState(7)
+    X = (rng.randn(12, 4) * 2).astype(np.float32)
+    c1 = np.array([0.5, -1, 2, 0], np.float32)
+    c2 = np.array([[2.0]], np.float32)
+    c3 = np.array([1, 2, 4, 8], np.float32)
+    W = rng.randn(4, 3).astype(np.float32)
+    inits = [numpy_helper.from_array(c1, "c1"), numpy_helper.from_array(c2, "c2"), numpy_helper.from_array(c3, "c3"),
+             numpy_helper.from_array(np.array([-1, 2, 4], np.int64), "shape3"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+             numpy_helper.from_array(np.array(-1.0, np.float32), "lo"), numpy_helper.from_array(np.array(1.0, np.float32), "hi"),
+             numpy_helper.from_array(np.array([3, 0], np.int64), "idx")]
+    nodes = [
+        helper.make_node("Constant", [], ["W"], value=numpy_helper.from_array(W)),
+        helper.make_node("Sub", ["input", "c1"], ["a"]),
+        helper.make_node("Mul", ["a", "c2"], ["b"]),
+        helper.make_node("Div", ["b", "c3"], ["d"]),
+        helper.make_node("Sigmoid", ["d"], ["s"]),
+        helper.make_node("Tanh", ["d"], ["t"]),
+        helper.make_node("LogSoftmax", ["d"], ["logsoftmax"], axis=1),
+        helper.make_node("Concat", ["s", "t"], ["cat"], axis=1),
+        helper.make_node("Unsqueeze", ["cat", "axis1"], ["u"]),
+        helper.make_node("Reshape", ["u", "shape3"], ["r"]),
+        helper.make_node("Flatten", ["r"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["input", "W"], ["matmul"]),
+        helper.make_node("Clip", ["matmul", "lo", "hi"], ["clip"]),
+        helper.make_node("Cast", ["matmul"], ["cast"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["input", "idx"], ["gather"], axis=1),
+        helper.make_node("Unsqueeze", ["gather", "axis1"], ["g3"]),
+        helper.make_node("Squeeze", ["g3", "axis1"], ["squeeze"]),
+        helper.make_node("Relu", ["d"], ["relu"]),
+        helper.make_node("Add", ["relu", "c1"], ["add"]),
+    ]
+    names = ["logsoftmax", "flat", "matmul", "clip", "cast", "squeeze", "add"]
+    outs = [helper.make_tensor_value_info(n, TensorProto.INT64 if n == "cast" else TensorProto.FLOAT, [None, None]) for n in names]
+    g = helper.make_graph(nodes, "ops", [float_input(4)], outs, initializer=inits)
+    x = X.astype(np.float64)
+    d = (x - c1) * 2.0 / c3
+    sg, th = 1 / (1 + np.exp(-d)), np.tanh(d)
+    mm = x @ W.astype(np.float64)
+    ls = d - d.max(axis=1, keepdims=True)
+    ls = ls - np.log(np.exp(ls).sum(axis=1, keepdims=True))
+    res = {"logsoftmax": ls, "flat": np.concatenate([sg, th], axis=1).reshape(12, 8), "matmul": mm,
+           "clip": np.clip(mm, -1, 1), "cast": mm.astype(np.float32).astype(np.int64), "squeeze": x[:, [3, 0]],
+           "add": np.maximum(d, 0) + c1}
+    save("ops", g, X, {"outputs": {k: {"shape": list(v.shape), "data": v.ravel().tolist()} for k, v in res.items()}})
+
+
+def hostile():
+    """Models that must be refused: an unsupported operator, and external
+    data that points outside the model's directory (and one inside)."""
+    g = helper.make_graph([helper.make_node("Erf", ["input"], ["y"])], "unsupported", [float_input(2)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+    save("unsupported", g, np.zeros((1, 2), np.float32), {})
+    B = np.array([1, 2], np.float32)
+    with open(os.path.join(OUT, "extdata.bin"), "wb") as f:
+        f.write(B.tobytes())
+    for name, loc in [("extdata", "extdata.bin"), ("escape", "../inference/testdata/extdata.bin"), ("absolute", "/etc/passwd")]:
+        t = onnx.TensorProto()
+        t.name, t.data_type = "B", TensorProto.FLOAT
+        t.dims.extend([2])
+        t.data_location = onnx.TensorProto.EXTERNAL
+        e = t.external_data.add()
+        e.key, e.value = "location", loc
+        g = helper.make_graph([helper.make_node("Add", ["input", "B"], ["y"])], name, [float_input(2)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])], initializer=[t])
+        model = helper.make_model(g, opset_imports=OPSETS)
+        model.ir_version = 8
+        onnx.save(model, os.path.join(OUT, name + ".onnx"))
+
+
 if __name__ == "__main__":
+    ops()
+    hostile()
     logreg()
     mlp()
     forest()
