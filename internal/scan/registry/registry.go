@@ -6,6 +6,8 @@ package registry
 import (
 	"github.com/mlsec/mlsec/internal/scan"
 	"github.com/mlsec/mlsec/internal/scan/archive"
+	"github.com/mlsec/mlsec/internal/scan/deps"
+	"github.com/mlsec/mlsec/internal/scan/data"
 	"github.com/mlsec/mlsec/internal/scan/gguf"
 	"github.com/mlsec/mlsec/internal/scan/keras"
 	"github.com/mlsec/mlsec/internal/scan/notebook"
@@ -24,6 +26,8 @@ type Config struct {
 	SafeGlobals []string
 	// Strict raises unaudited pickle imports from medium to high.
 	Strict bool
+	// VulnDB is the offline vulnerability database file ("" = default).
+	VulnDB string
 }
 
 // Scanners returns every format scanner in detection order.
@@ -40,8 +44,12 @@ func Scanners(cfg Config) []scan.Scanner {
 	out = append(out, onnx.New(), tensorflow.NewSavedModel(), tensorflow.NewGraphDef(), tensorflow.NewFingerprint(), tensorflow.NewKerasMetadata(), tensorflow.NewText())
 	// Jupyter notebooks (JSON with cells), before the other JSON readers.
 	out = append(out, notebook.New())
+	// Tabular data (CSV, TSV, JSON Lines by name and content; Parquet by magic).
+	out = append(out, data.New())
 	// Chat templates of Hugging Face repositories (tokenizer_config.json, *.jinja).
 	out = append(out, template.New())
+	// Python dependency manifests and lockfiles (text: matched by name and content).
+	out = append(out, deps.New(deps.Options{VulnDB: cfg.VulnDB}))
 	// Heuristic detectors last.
 	out = append(out, pickle.New(pickle.Options{ExtraSafe: cfg.SafeGlobals, Strict: cfg.Strict}))
 	return out
