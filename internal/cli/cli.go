@@ -155,6 +155,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newScanCmd(g), newInspectCmd(g), newRulesCmd(g), newVersionCmd(g))
 	root.AddCommand(newServeCmd(g))
 	root.AddCommand(newPredictCmd(g))
+	root.AddCommand(newLedgerCmd(g), newAttestCmd(g))
 	return root
 }
 

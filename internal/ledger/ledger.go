@@ -436,3 +436,18 @@ func (l *Ledger) Record(ctx context.Context, idx int64) (Event, []byte, error) {
 	ev, err := ParseRecord(data)
 	return ev, data, err
 }
+
+// Scan calls fn for every record up to the current head, in order.
+func (l *Ledger) Scan(ctx context.Context, fn func(Event) error) error {
+	h, err := l.st.Head(ctx)
+	if err != nil {
+		return err
+	}
+	return l.st.ScanRecords(ctx, 0, h.Size, func(idx int64, data []byte) error {
+		ev, err := ParseRecord(data)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", idx, err)
+		}
+		return fn(ev)
+	})
+}

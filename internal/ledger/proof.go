@@ -25,8 +25,10 @@ const (
 type Proof struct {
 	Type string `json:"type"`
 	// Inclusion: the record, its index and the checkpoint it is proved in.
-	Index  int64           `json:"index,omitempty"`
-	Record json.RawMessage `json:"record,omitempty"`
+	Index int64 `json:"index,omitempty"`
+	// Record is the record's canonical JSON as a string, so reformatting
+	// the proof file cannot change the hashed bytes.
+	Record string `json:"record,omitempty"`
 	// Consistency: the older checkpoint.
 	Old string `json:"old_checkpoint,omitempty"`
 	// Checkpoint is the (newer) signed checkpoint note.
@@ -82,7 +84,7 @@ func (l *Ledger) ProveInclusion(ctx context.Context, index, size int64) (*Proof,
 	if err != nil {
 		return nil, fmt.Errorf("prove record %d: %w", index, err)
 	}
-	return &Proof{Type: InclusionProofType, Index: index, Record: json.RawMessage(bytes.Clone(data)), Checkpoint: string(msg), Hashes: p}, nil
+	return &Proof{Type: InclusionProofType, Index: index, Record: string(data), Checkpoint: string(msg), Hashes: p}, nil
 }
 
 // ProveConsistency proves that the tree of the checkpoint for oldSize is a
@@ -147,14 +149,14 @@ func VerifyProof(p *Proof, vkey string) (*ProofResult, error) {
 		if p.Index < 0 || p.Index >= c.Size {
 			return nil, fmt.Errorf("%w: index %d outside tree of size %d", ErrProof, p.Index, c.Size)
 		}
-		ev, err := ParseRecord(p.Record)
+		ev, err := ParseRecord([]byte(p.Record))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrProof, err)
 		}
 		if ev.Seq != p.Index {
 			return nil, fmt.Errorf("%w: record carries sequence number %d, proof claims index %d", ErrProof, ev.Seq, p.Index)
 		}
-		if err := tlog.CheckRecord(p.Hashes, c.Size, c.Root, p.Index, tlog.RecordHash(p.Record)); err != nil {
+		if err := tlog.CheckRecord(p.Hashes, c.Size, c.Root, p.Index, tlog.RecordHash([]byte(p.Record))); err != nil {
 			return nil, fmt.Errorf("%w: record %d is not in the tree of size %d: %v", ErrProof, p.Index, c.Size, err)
 		}
 		res.Event = ev
