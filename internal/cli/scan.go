@@ -23,6 +23,7 @@ type scanOptions struct {
 	timeout     time.Duration
 	maxDepth    int
 	verbose     bool
+	vulnDB      string
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -54,6 +55,7 @@ reported as inconclusive (exit 2), never as clean.`,
 	f.DurationVar(&o.timeout, "timeout", scan.DefaultLimits().Timeout, "time limit per file (inconclusive when hit)")
 	f.IntVar(&o.maxDepth, "max-depth", scan.DefaultLimits().MaxDepth, "deepest archive nesting analysed (inconclusive beyond)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "list clean and skipped files in the table too")
+	f.StringVar(&o.vulnDB, "vulndb", "", "offline vulnerability database `FILE` for dependency checks (default: user data dir; see 'mlsec db')")
 	return cmd
 }
 
@@ -82,7 +84,7 @@ func runScan(cmd *cobra.Command, g *globals, o scanOptions, paths []string) erro
 			}
 		}
 	}
-	eng := scan.New(registry.Scanners(registry.Config{SafeGlobals: o.safeGlobals, Strict: o.strict}), opts)
+	eng := scan.New(registry.Scanners(registry.Config{SafeGlobals: o.safeGlobals, Strict: o.strict, VulnDB: o.vulnDB}), opts)
 	rep, err := eng.Scan(cmd.Context(), paths)
 	if err != nil {
 		var pe *scan.PathError

@@ -15,7 +15,7 @@ var (
 			"(introduced, fixed, last_affected) evaluated in PEP 440 order and explicit `versions` lists; withdrawn " +
 			"advisories are ignored and advisories that alias each other are reported once.",
 		Remediation: "Upgrade to the fixed version named in the finding (or later) and regenerate lockfiles.",
-		References: []finding.Reference{finding.CWE(1395), finding.ATLAS("AML.T0010.001"), finding.OWASPML("ML06")},
+		References:  []finding.Reference{finding.CWE(1395), finding.ATLAS("AML.T0010.001"), finding.OWASPML("ML06")},
 	})
 	RuleMalicious = finding.MustRegister(finding.Rule{
 		ID: "MLS-DEP-002", Name: "MaliciousDependency",
@@ -45,7 +45,7 @@ var (
 		Summary: "The file pins artifacts by hash for other packages but not for this one, so its download is not " +
 			"verified (and pip refuses mixed files in hash-checking mode, which invites turning checks off).",
 		Remediation: "Add --hash entries for every requirement (pip-compile --generate-hashes) or regenerate the lockfile.",
-		References: []finding.Reference{finding.CWE(494), finding.CWE(353), finding.OWASPML("ML06")},
+		References:  []finding.Reference{finding.CWE(494), finding.CWE(353), finding.OWASPML("ML06")},
 	})
 	RuleTyposquat = finding.MustRegister(finding.Rule{
 		ID: "MLS-DEP-005", Name: "TyposquatDependency",
@@ -88,7 +88,7 @@ var (
 		Summary: "An index URL uses plain http:// or its host is marked trusted (TLS verification off), so anyone " +
 			"on the network path can substitute packages during installation.",
 		Remediation: "Use https:// index URLs with valid certificates and remove --trusted-host / verify_ssl = false.",
-		References: []finding.Reference{finding.CWE(319), finding.CWE(295), finding.CWE(494), finding.OWASPML("ML06")},
+		References:  []finding.Reference{finding.CWE(319), finding.CWE(295), finding.CWE(494), finding.OWASPML("ML06")},
 	})
 )
 
