@@ -155,6 +155,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newScanCmd(g), newInspectCmd(g), newRulesCmd(g), newVersionCmd(g))
 	root.AddCommand(newServeCmd(g))
 	root.AddCommand(newPredictCmd(g))
+	root.AddCommand(newFairnessCmd(g))
 	root.AddCommand(newLedgerCmd(g), newAttestCmd(g))
 	root.AddCommand(newDBCmd(g))
 	return root
@@ -193,7 +194,7 @@ func (g *globals) setup(cmd *cobra.Command) error {
 	}
 
 	switch g.format {
-	case "table", "json", "sarif":
+	case "table", "json", "sarif", "html": // html: fairness and explain reports
 	default:
 		return usagef("unknown --format %q (want table, json or sarif)", g.format)
 	}
