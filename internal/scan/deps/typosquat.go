@@ -62,16 +62,11 @@ func CheckTyposquat(name string) (Typosquat, bool) {
 	if popular[name] || legitimate[name] || len(name) < 3 {
 		return Typosquat{}, false
 	}
-	bare := strings.ReplaceAll(name, "-", "")
-	skel := skeleton(name)
-	for _, p := range popularSorted {
-		pb := strings.ReplaceAll(p, "-", "")
-		switch {
-		case bare == pb:
-			return Typosquat{p, "same name with different separators"}, true
-		case skel == skeleton(p):
-			return Typosquat{p, "look-alike characters (homoglyphs)"}, true
-		}
+	if p, ok := popularBare[strings.ReplaceAll(name, "-", "")]; ok {
+		return Typosquat{p, "same name with different separators"}, true
+	}
+	if p, ok := popularSkeleton[skeleton(name)]; ok {
+		return Typosquat{p, "look-alike characters (homoglyphs)"}, true
 	}
 	for _, p := range popularSorted {
 		if len(p) < 5 {
@@ -108,12 +103,28 @@ var popularSorted = func() []string {
 	return out
 }()
 
+var skeletonReplacer = strings.NewReplacer("rn", "m", "vv", "w", "cl", "d", "0", "o", "1", "l", "i", "l", "5", "s",
+	"3", "e", "4", "a", "7", "t", "8", "b", "9", "g", "q", "g")
+
 // skeleton folds look-alike characters and drops separators.
 func skeleton(s string) string {
-	s = strings.ReplaceAll(s, "-", "")
-	r := strings.NewReplacer("rn", "m", "vv", "w", "cl", "d", "0", "o", "1", "l", "i", "l", "5", "s", "3", "e", "4", "a", "7", "t", "8", "b", "9", "g", "q", "g")
-	return r.Replace(s)
+	return skeletonReplacer.Replace(strings.ReplaceAll(s, "-", ""))
 }
+
+// popularBare and popularSkeleton index the popular names by their
+// separator-free form and their skeleton.
+var popularBare, popularSkeleton = func() (map[string]string, map[string]string) {
+	bare, skel := map[string]string{}, map[string]string{}
+	for _, p := range popularSorted {
+		if _, ok := bare[strings.ReplaceAll(p, "-", "")]; !ok {
+			bare[strings.ReplaceAll(p, "-", "")] = p
+		}
+		if _, ok := skel[skeleton(p)]; !ok {
+			skel[skeleton(p)] = p
+		}
+	}
+	return bare, skel
+}()
 
 func abs(x int) int {
 	if x < 0 {
