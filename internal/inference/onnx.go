@@ -2,7 +2,6 @@ package inference
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -308,7 +307,7 @@ func (m *ONNXModel) buildMetadata(name string, pm *protoModel) error {
 		if cl := classLabels(st.node); cl != nil {
 			md.Parameters = map[string]any{"classes": cl}
 			for k, o := range md.Outputs {
-				if o.Shape != nil && len(o.Shape) == 2 && o.Shape[1] < 0 && o.Datatype.Class() == ClassFloat {
+				if len(o.Shape) == 2 && o.Shape[1] < 0 && o.Datatype.Class() == ClassFloat {
 					md.Outputs[k].Shape[1] = int64(len(cl))
 				}
 			}
@@ -531,5 +530,3 @@ func intStrings(is []int64) []string {
 	}
 	return out
 }
-
-var errArity = errors.New("wrong number of inputs")

@@ -65,14 +65,6 @@ func newFloat(dt int64, shape []int) (*value, error) {
 	return &value{dt: dt, shape: shape, f: make([]float64, n)}, nil
 }
 
-func newInt(dt int64, shape []int) (*value, error) {
-	n, err := checkShape(shape)
-	if err != nil {
-		return nil, err
-	}
-	return &value{dt: dt, shape: shape, i: make([]int64, n)}, nil
-}
-
 func (v *value) size() int {
 	switch {
 	case isFloatDT(v.dt):
