@@ -158,6 +158,8 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newFairnessCmd(g))
 	root.AddCommand(newLedgerCmd(g), newAttestCmd(g))
 	root.AddCommand(newDBCmd(g))
+	root.AddCommand(newSignCmd(g), newDigestCmd(g), newKeygenCmd(g))
+	root.AddCommand(newVerifyCmd(g))
 	return root
 }
 

@@ -142,7 +142,7 @@ type VerifyOptions struct {
 	AllowSymlinks bool
 	// Expect, when set, must match the signature's serialization (method,
 	// hash and shard size); zero fields are not checked.
-	Expect Serialization
+	Expect  Serialization
 	Workers int
 }
 

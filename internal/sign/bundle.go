@@ -142,3 +142,5 @@ func (b *Bundle) Marshal() ([]byte, error) {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
+
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

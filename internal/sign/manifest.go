@@ -170,11 +170,12 @@ type Diff struct {
 func (d Diff) Empty() bool { return len(d.Modified)+len(d.Added)+len(d.Missing) == 0 }
 
 // compareManifests diffs expected (from the signature) against actual
-// (from disk). Digests are compared, never algorithm spellings. emptyFiles
-// lists the model's empty files: a shard "p:0:0" in the signature is
-// satisfied by an empty file p, which shard serialization writes no
-// resource for.
-func compareManifests(expected, actual *Manifest, emptyFiles map[string]bool) Diff {
+// (from disk). Digests are compared, never algorithm spellings. present
+// maps every hashed file to its size: shard serialization writes no
+// resource for an empty file, so a file present on disk without resources
+// is modified (truncated), unless the signature's only shards for it are
+// empty ("p:0:0", as newer model_signing writes).
+func compareManifests(expected, actual *Manifest, present map[string]int64) Diff {
 	type fileSet map[string][]byte // resource name -> digest
 	group := func(m *Manifest) (map[string]fileSet, []string) {
 		out := map[string]fileSet{}
@@ -197,10 +198,13 @@ func compareManifests(expected, actual *Manifest, emptyFiles map[string]bool) Di
 		e := exp[p]
 		a, ok := act[p]
 		if !ok {
-			if emptyFiles[p] && allEmptyShards(e, expected.Serialization.Hash) {
-				continue
+			size, onDisk := present[p]
+			switch {
+			case !onDisk:
+				d.Missing = append(d.Missing, p)
+			case size != 0 || !allEmptyShards(e, expected.Serialization.Hash):
+				d.Modified = append(d.Modified, p)
 			}
-			d.Missing = append(d.Missing, p)
 			continue
 		}
 		if len(a) != len(e) {

@@ -201,8 +201,8 @@ func Hash(ctx context.Context, modelPath string, o HashOptions) (*Manifest, erro
 	return m, err
 }
 
-// hashModel also returns the set of empty files (for shard comparison).
-func hashModel(ctx context.Context, modelPath string, o HashOptions) (*Manifest, map[string]bool, error) {
+// hashModel also returns every hashed file with its size.
+func hashModel(ctx context.Context, modelPath string, o HashOptions) (*Manifest, map[string]int64, error) {
 	s := o.Serialization
 	if s.Method == "" {
 		s.Method = MethodFiles
@@ -227,14 +227,12 @@ func hashModel(ctx context.Context, modelPath string, o HashOptions) (*Manifest,
 	if err != nil {
 		return nil, nil, err
 	}
-	empty := map[string]bool{}
+	present := make(map[string]int64, len(files))
 	var jobs []job
 	var total int64
 	for i, f := range files {
 		total += f.size
-		if f.size == 0 {
-			empty[f.rel] = true
-		}
+		present[f.rel] = f.size
 		if s.Method == MethodFiles {
 			jobs = append(jobs, job{file: i, end: f.size, whole: true})
 			continue
@@ -264,7 +262,7 @@ func hashModel(ctx context.Context, modelPath string, o HashOptions) (*Manifest,
 		m.Resources[i] = r
 	}
 	sortResources(m.Resources)
-	return m, empty, nil
+	return m, present, nil
 }
 
 // modelName is the last path element, as model_signing records it.
