@@ -53,7 +53,9 @@ Output is CSV (columns row, kept columns, label, score_<class>...) or, with
 --format json or an -o FILE.json, a JSON array of objects.`,
 		Example: `  mlsec predict model.onnx --data applicants.csv -o predictions.csv
   mlsec predict http://127.0.0.1:8080/v2/models/credit --data rows.csv --keep sex,age --format json
-  mlsec predict https://kserve.example/v2/models/m --token "$TOKEN" --data rows.csv --drop id`,
+  mlsec predict https://kserve.example/v2/models/m --token "$TOKEN" --data rows.csv --drop id
+  mlsec predict model.onnx --data test.csv --drop y,sex --keep y,sex -o preds.csv &&
+    mlsec fairness preds.csv --label y --pred label --score score_1 --sensitive sex`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPredict(cmd, g, o, args[0])
