@@ -80,19 +80,14 @@ func CheckTyposquat(name string) (Typosquat, bool) {
 			return Typosquat{p, "one or two characters changed, added, dropped or swapped"}, true
 		}
 	}
-	for _, p := range popularSorted {
-		if len(p) < 4 {
-			continue
+	for _, a := range squatPrefixes {
+		if p := strings.TrimPrefix(name, a); p != name && len(p) >= 4 && popular[p] {
+			return Typosquat{p, "popular name with a prefix added"}, true
 		}
-		for _, a := range squatPrefixes {
-			if name == a+p {
-				return Typosquat{p, "popular name with a prefix added"}, true
-			}
-		}
-		for _, a := range squatSuffixes {
-			if name == p+a {
-				return Typosquat{p, "popular name with a suffix added"}, true
-			}
+	}
+	for _, a := range squatSuffixes {
+		if p := strings.TrimSuffix(name, a); p != name && len(p) >= 4 && popular[p] {
+			return Typosquat{p, "popular name with a suffix added"}, true
 		}
 	}
 	return Typosquat{}, false
