@@ -281,3 +281,27 @@ func TestParseModelURL(t *testing.T) {
 		}
 	}
 }
+
+// TestClientSurfacesServerErrors checks that a request the server rejects
+// comes back as an *Error with the server's status and message.
+func TestClientSurfacesServerErrors(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, "ridge")
+	c, err := NewClient(ts.URL, "ridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Predict(context.Background(), []Tensor{{Name: "input", Datatype: FP64, Shape: []int64{1, 4}, Float: []float64{1, 2, 3, 4}}})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 || !strings.Contains(e.Message, "datatype") {
+		t.Errorf("wrong datatype: %v", err)
+	}
+	_, err = c.Predict(context.Background(), []Tensor{{Name: "input", Datatype: FP32, Shape: []int64{1, 4}, Float: []float64{1, 2, 3}}})
+	if !errors.Is(err, ErrBadInput) {
+		t.Errorf("malformed tensor not caught before sending: %v", err)
+	}
+	out, err := c.Predict(context.Background(), []Tensor{{Name: "input", Datatype: FP32, Shape: []int64{1, 4}, Float: []float64{1, 2, 3, 4}}}, "variable")
+	if err != nil || len(out) != 1 || out[0].Datatype != FP32 || len(out[0].Float) != 1 {
+		t.Errorf("predict: %v %+v", err, out)
+	}
+}
