@@ -156,6 +156,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newServeCmd(g))
 	root.AddCommand(newPredictCmd(g))
 	root.AddCommand(newFairnessCmd(g))
+	root.AddCommand(newExplainCmd(g))
 	root.AddCommand(newLedgerCmd(g), newAttestCmd(g))
 	root.AddCommand(newDBCmd(g))
 	root.AddCommand(newSignCmd(g), newDigestCmd(g), newKeygenCmd(g))

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlsec/mlsec/internal/ledger"
+	"github.com/mlsec/mlsec/internal/sign"
 )
 
 const signVectors = "../sign/testdata"
@@ -120,5 +124,65 @@ func TestVerifyGoldenCLI(t *testing.T) {
 		if code != c.code {
 			t.Errorf("%v: exit %d, want %d\n%s%s", c.args[:3], code, c.code, out, errs)
 		}
+	}
+}
+
+func TestSignVerifyLedgerEvents(t *testing.T) {
+	dir := t.TempDir()
+	db, lkey := filepath.Join(dir, "ledger.db"), filepath.Join(dir, "ledger.key")
+	if code, out, errs := run(t, nil, "ledger", "init", "--db", db, "--key", lkey); code != 0 {
+		t.Fatalf("ledger init: %d %s %s", code, out, errs)
+	}
+	priv, pub := filepath.Join(dir, "k.pem"), filepath.Join(dir, "k.pub")
+	run(t, nil, "keygen", "--private-key", priv, "--public-key", pub)
+	model := writeModel(t)
+	sig := filepath.Join(dir, "model.sig")
+	led := []string{"--ledger", db, "--ledger-key", lkey}
+	if code, _, errs := run(t, nil, append([]string{"sign", "key", model, "--private-key", priv, "--signature", sig}, led...)...); code != 0 {
+		t.Fatalf("sign: %s", errs)
+	}
+	if code, _, errs := run(t, nil, append([]string{"verify", "key", model, "--public-key", pub, "--signature", sig}, led...)...); code != 0 {
+		t.Fatalf("verify: %s", errs)
+	}
+	os.WriteFile(filepath.Join(model, "weights.bin"), []byte("tampered"), 0o644)
+	if code, _, _ := run(t, nil, append([]string{"verify", "key", model, "--public-key", pub, "--signature", sig}, led...)...); code != ExitVerifyModified {
+		t.Fatalf("tampered verify: %d", code)
+	}
+	code, out, errs := run(t, nil, "--format", "json", "ledger", "log", "--db", db, "--key", lkey)
+	if code != 0 {
+		t.Fatalf("ledger log: %d %s", code, errs)
+	}
+	for _, want := range []string{`"sign"`, `"verify"`, "OMS signature written", "OMS signature verified", "verification failed: model modified"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ledger log lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errs := run(t, nil, "ledger", "verify", "--db", db, "--key", lkey); code != 0 {
+		t.Fatalf("ledger verify: %d %s", code, errs)
+	}
+}
+
+// fakeAppender checks the event built for the ledger without a database.
+type fakeAppender struct{ got []string }
+
+func (f *fakeAppender) Append(_ context.Context, ev ledger.Event) (int64, error) {
+	if err := ev.Validate(); err != nil {
+		return 0, err
+	}
+	f.got = append(f.got, ev.Action+" "+ev.Subject.Digest)
+	return int64(len(f.got)), nil
+}
+
+func TestSignEventIsValid(t *testing.T) {
+	var f fakeAppender
+	s := &sign.Summary{ModelName: "m", RootDigest: "sha256:" + strings.Repeat("ab", 32), Signer: &sign.SignerInfo{Method: "key"}}
+	if err := appendSignEvent(context.Background(), &f, ledger.ActionSign, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendSignEvent(context.Background(), &f, ledger.ActionVerify, &sign.Summary{ModelName: "m"}, sign.ErrMissing); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.got) != 2 {
+		t.Fatal(f.got)
 	}
 }
