@@ -64,36 +64,38 @@ var derivingActions = map[string]bool{
 // Event is one ledger record. Seq and, when zero, Time are assigned by
 // Append.
 type Event struct {
-	Seq         int64        `json:"seq"`
-	Time        time.Time    `json:"time"`
-	Actor       string       `json:"actor"`
+	// Fields are in lexical order of their JSON names, at every level, so
+	// encoding/json already writes the canonical key order.
 	Action      string       `json:"action"`
-	Subject     Subject      `json:"subject"`
+	Actor       string       `json:"actor"`
+	Attachments []Attachment `json:"attachments,omitempty"`
 	Inputs      []Input      `json:"inputs,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
-	Attachments []Attachment `json:"attachments,omitempty"`
+	Seq         int64        `json:"seq"`
+	Subject     Subject      `json:"subject"`
+	Time        time.Time    `json:"time"`
 }
 
 // Subject is the model (or other artifact) the event is about.
 type Subject struct {
+	// Digest of the model file, or of its signature manifest, as "sha256:<hex>".
+	Digest  string `json:"digest,omitempty"`
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
-	// Digest of the model file, or of its signature manifest, as "sha256:<hex>".
-	Digest string `json:"digest,omitempty"`
 }
 
 // Input is something the subject was derived from or depends on.
 type Input struct {
+	Digest string `json:"digest,omitempty"` // sha256:<hex>, or a git commit as gitCommit:<hex>
 	Kind   string `json:"kind"`             // model, dataset, code, config, other
 	Ref    string `json:"ref"`              // name[@version], URI or repository@commit
-	Digest string `json:"digest,omitempty"` // sha256:<hex>, or a git commit as gitCommit:<hex>
 }
 
 // Attachment references evidence stored beside the ledger.
 type Attachment struct {
-	Name      string `json:"name,omitempty"`
-	MediaType string `json:"mediaType"`
 	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	Name      string `json:"name,omitempty"`
 	Size      int64  `json:"size,omitempty"`
 }
 
@@ -183,29 +185,10 @@ func ValidateDigest(d string) error {
 // RFC 3339 with at most microsecond precision.
 func (e Event) Canonical() ([]byte, error) {
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	return canonicalJSON(raw)
-}
-
-// canonicalJSON re-encodes a JSON value with sorted keys (encoding/json
-// sorts map keys) and numbers kept verbatim.
-func canonicalJSON(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after JSON value")
-	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := enc.Encode(e); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 
@@ -114,3 +115,29 @@ func TestAppendConcurrent(t *testing.T) {
 }
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+// The struct field order must give sorted keys: compare with a generic
+// sorted-key re-encoding.
+func TestCanonicalKeyOrder(t *testing.T) {
+	ev := event(3)
+	ev.Inputs = []ledger.Input{{Kind: "model", Ref: "base@1", Digest: testDigest}}
+	ev.Attachments = []ledger.Attachment{{Name: "a<b>.json", MediaType: "application/json", Digest: testDigest, Size: 3}}
+	c, err := ev.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m any
+	if err := json.Unmarshal(c, &m); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(m)
+	if got := strings.TrimSuffix(buf.String(), "\n"); got != string(c) {
+		t.Fatalf("not canonical:\n%s\n%s", c, got)
+	}
+	if _, err := ledger.ParseRecord(c); err != nil {
+		t.Fatal(err)
+	}
+}
