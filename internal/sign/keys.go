@@ -52,16 +52,6 @@ func curveHash(pub *ecdsa.PublicKey) crypto.Hash {
 	return crypto.SHA256
 }
 
-func keyDetails(pub *ecdsa.PublicKey) string {
-	switch pub.Curve {
-	case elliptic.P384():
-		return "PKIX_ECDSA_P384_SHA_384"
-	case elliptic.P521():
-		return "PKIX_ECDSA_P521_SHA_512"
-	}
-	return "PKIX_ECDSA_P256_SHA_256"
-}
-
 func digest(h crypto.Hash, data []byte) []byte {
 	switch h {
 	case crypto.SHA384:

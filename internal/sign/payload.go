@@ -70,9 +70,6 @@ func EncodeStatement(m *Manifest) ([]byte, error) {
 	for i, r := range m.Resources {
 		res[i] = resourceJSON{Algorithm: r.Algorithm, Digest: hex.EncodeToString(r.Digest), Name: r.Name()}
 	}
-	if res == nil {
-		res = []resourceJSON{}
-	}
 	pred, err := json.Marshal(struct {
 		Serialization serializationJSON `json:"serialization"`
 		Resources     []resourceJSON    `json:"resources"`
