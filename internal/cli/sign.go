@@ -20,20 +20,19 @@ import (
 
 // hashFlags are shared by sign, verify and digest.
 type hashFlags struct {
-	ignorePaths    []string
-	ignoreGit      bool
-	noIgnoreGit    bool
-	allowSymlinks  bool
-	hash           string
-	serialization  string
-	shardSize      int64
-	workers        int
-	ledgerDB       string
-	ledgerKey      string
-	hashSet        bool
-	serializeSet   bool
-	shardSizeSet   bool
-	ledgerRequired bool
+	ignorePaths   []string
+	ignoreGit     bool
+	noIgnoreGit   bool
+	allowSymlinks bool
+	hash          string
+	serialization string
+	shardSize     int64
+	workers       int
+	ledgerDB      string
+	ledgerKey     string
+	hashSet       bool
+	serializeSet  bool
+	shardSizeSet  bool
 }
 
 func (h *hashFlags) add(f *pflag.FlagSet, withLedger bool) {
