@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
-	"strconv"
 	"strings"
 
 	"github.com/zeebo/blake3"
@@ -63,14 +62,10 @@ func (h HashAlgorithm) valid() bool {
 	return h == SHA256 || h == BLAKE2b || h == BLAKE3
 }
 
-// shardAlgorithmName is the resource algorithm name model_signing writes
-// for shards ("sha256-sharded-1000000000"). Its verifier compares names, so
-// we write the same.
-func shardAlgorithmName(h HashAlgorithm, shardSize int64) string {
-	return string(h) + "-sharded-" + strconv.FormatInt(shardSize, 10)
-}
-
-// parseResourceAlgorithm accepts "sha256" and "sha256-sharded-N".
+// parseResourceAlgorithm accepts the specification's names ("sha256") and
+// the reference tool's shard spelling ("sha256-sharded-1000000000"), which
+// the specification lists as a known divergence. Only the former is
+// written.
 func parseResourceAlgorithm(s string) (HashAlgorithm, error) {
 	base, _, _ := strings.Cut(s, "-sharded-")
 	h, err := ParseHashAlgorithm(base)

@@ -257,7 +257,6 @@ func hashModel(ctx context.Context, modelPath string, o HashOptions) (*Manifest,
 		r := Resource{Path: files[j.file].rel, Digest: digests[i], Algorithm: string(s.Hash)}
 		if s.Method == MethodShards {
 			r.Sharded, r.Start, r.End = true, j.start, j.end
-			r.Algorithm = shardAlgorithmName(s.Hash, s.ShardSize)
 		}
 		m.Resources[i] = r
 	}
