@@ -1,6 +1,7 @@
 package fairness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -251,16 +252,7 @@ func (a *accumulator) result(ctx context.Context) (*Result, error) {
 // with ties counted one half, which is what scikit-learn's trapezoidal
 // roc_auc_score equals; a group with only one class has no AUC (NaN;
 // scikit-learn raises).
-func rocAUC(rows []scoredRow, defs []*viewDef) ([][]Num, Num) {
-	slices.SortFunc(rows, func(a, b scoredRow) int {
-		switch {
-		case a.score < b.score:
-			return -1
-		case a.score > b.score:
-			return 1
-		}
-		return 0
-	})
+func rocAUC(chunks [][]scoredRow, defs []*viewDef) ([][]Num, Num) {
 	type acc struct{ pos, neg, negBelow, blockPos, blockNeg, num float64 }
 	per := make([][]acc, len(defs)+1) // last: overall
 	for i, d := range defs {
@@ -274,23 +266,7 @@ func rocAUC(rows []scoredRow, defs []*viewDef) ([][]Num, Num) {
 		}
 		return defs[vi].tupleGroup[t]
 	}
-	for i := 0; i < len(rows); {
-		j := i
-		for j < len(rows) && rows[j].score == rows[i].score {
-			for vi := range per {
-				g := groupOf(vi, rows[j].tuple)
-				s := &per[vi][g]
-				if s.blockPos == 0 && s.blockNeg == 0 {
-					touched[vi] = append(touched[vi], g)
-				}
-				if rows[j].pos {
-					s.blockPos++
-				} else {
-					s.blockNeg++
-				}
-			}
-			j++
-		}
+	flush := func() {
 		for vi := range per {
 			for _, g := range touched[vi] {
 				s := &per[vi][g]
@@ -302,8 +278,27 @@ func rocAUC(rows []scoredRow, defs []*viewDef) ([][]Num, Num) {
 			}
 			touched[vi] = touched[vi][:0]
 		}
-		i = j
 	}
+	first, block := true, 0.0
+	mergeSorted(chunks, func(r scoredRow) {
+		if first || r.score != block {
+			flush()
+			first, block = false, r.score
+		}
+		for vi := range per {
+			g := groupOf(vi, r.tuple)
+			s := &per[vi][g]
+			if s.blockPos == 0 && s.blockNeg == 0 {
+				touched[vi] = append(touched[vi], g)
+			}
+			if r.pos {
+				s.blockPos++
+			} else {
+				s.blockNeg++
+			}
+		}
+	})
+	flush()
 	val := func(s acc) Num {
 		if s.pos == 0 || s.neg == 0 {
 			return NaN
@@ -441,4 +436,41 @@ func quantile(xs []float64, q float64) float64 {
 	}
 	frac := pos - float64(i)
 	return xs[i] + frac*(xs[i+1]-xs[i])
+}
+
+// scoredChunk is the number of rows per chunk of kept scores: chunks are
+// never reallocated, so memory is exactly what the rows need.
+const scoredChunk = 1 << 20
+
+// mergeSorted sorts each chunk by score and visits all rows in ascending
+// score order through a k-way merge.
+func mergeSorted(chunks [][]scoredRow, visit func(scoredRow)) {
+	for _, c := range chunks {
+		slices.SortFunc(c, func(a, b scoredRow) int { return cmp.Compare(a.score, b.score) })
+	}
+	pos := make([]int, len(chunks))
+	for {
+		best := -1
+		for i, c := range chunks {
+			if pos[i] < len(c) && (best < 0 || c[pos[i]].score < chunks[best][pos[best]].score) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		// Emit the run of the best chunk that stays at or below every
+		// other chunk's head.
+		limit := math.Inf(1)
+		for i, c := range chunks {
+			if i != best && pos[i] < len(c) && c[pos[i]].score < limit {
+				limit = c[pos[i]].score
+			}
+		}
+		c := chunks[best]
+		for pos[best] < len(c) && c[pos[best]].score <= limit {
+			visit(c[pos[best]])
+			pos[best]++
+		}
+	}
 }

@@ -312,7 +312,7 @@ type accumulator struct {
 	cells    []Confusion        // tuple index -> counts
 	keyBuf   []byte
 	ids      []int32
-	scored   []scoredRow
+	scored   [][]scoredRow
 	row      int64
 	posCanon string
 }
@@ -424,7 +424,11 @@ func (a *accumulator) add(row []tabular.Cell) error {
 		c.TN++
 	}
 	if a.cfg.Score != "" {
-		a.scored = append(a.scored, scoredRow{score: score, tuple: t, pos: y})
+		if n := len(a.scored); n == 0 || len(a.scored[n-1]) == cap(a.scored[n-1]) {
+			a.scored = append(a.scored, make([]scoredRow, 0, scoredChunk))
+		}
+		last := &a.scored[len(a.scored)-1]
+		*last = append(*last, scoredRow{score: score, tuple: t, pos: y})
 	}
 	return nil
 }

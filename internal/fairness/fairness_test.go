@@ -540,3 +540,27 @@ func TestLabelSpellings(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestMergeSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	var chunks [][]scoredRow
+	n := 0
+	for c := 0; c < 5; c++ {
+		var ch []scoredRow
+		for i := 0; i < rng.IntN(50); i++ {
+			ch = append(ch, scoredRow{score: float64(rng.IntN(20))})
+			n++
+		}
+		chunks = append(chunks, ch)
+	}
+	var got []float64
+	mergeSorted(chunks, func(r scoredRow) { got = append(got, r.score) })
+	if len(got) != n {
+		t.Fatalf("%d rows, want %d", len(got), n)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Fatalf("out of order at %d: %v", i, got)
+		}
+	}
+}
