@@ -133,9 +133,7 @@ func Parse(s string) (Version, error) {
 		}
 	}
 	if l := g("local"); l != "" {
-		for _, p := range strings.FieldsFunc(strings.ToLower(l), func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
-			v.Local = append(v.Local, p)
-		}
+		v.Local = strings.FieldsFunc(strings.ToLower(l), func(r rune) bool { return r == '.' || r == '-' || r == '_' })
 	}
 	return v, nil
 }

@@ -151,7 +151,7 @@ func ParsePipfileLock(data []byte) (*Manifest, error) {
 		Develop map[string]pipfileDep `json:"develop"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("Pipfile.lock: %w", err)
+		return nil, fmt.Errorf("pipfile.lock: %w", err)
 	}
 	m := &Manifest{Kind: KindPipfileLock, Lock: true}
 	lf := newLineFinder(data)
@@ -180,7 +180,7 @@ func ParsePipfileLock(data []byte) (*Manifest, error) {
 			if d.Version != "" {
 				set, err := pep440.ParseSet(d.Version)
 				if err != nil {
-					return nil, fmt.Errorf("Pipfile.lock: %s: %w", name, err)
+					return nil, fmt.Errorf("pipfile.lock: %s: %w", name, err)
 				}
 				p.Specifier = set
 			}

@@ -11,7 +11,6 @@ package deps
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/mlsec/mlsec/internal/pep440"
 )
@@ -134,12 +133,4 @@ func fromRequirement(r pep440.Requirement) Package {
 		p.Marker = r.Marker.String()
 	}
 	return p
-}
-
-// lineOf returns the 1-based line number of byte offset off in data.
-func lineOf(data []byte, off int) int {
-	if off > len(data) {
-		off = len(data)
-	}
-	return strings.Count(string(data[:off]), "\n") + 1
 }
