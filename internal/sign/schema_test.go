@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // compileSpecSchemas loads the OMS v1.0 JSON schemas (bundle → envelope,
@@ -73,6 +75,39 @@ func TestWrittenBundlesMatchSpecSchemas(t *testing.T) {
 			}
 			p, _ := b.payload()
 			validateJSON(t, stmtSchema, p)
+		}
+	}
+}
+
+// The bundles mlsec writes parse as Sigstore protobuf-specs Bundles (what
+// model_signing reads them with), unknown fields rejected, and round-trip
+// their envelope and verification material.
+func TestWrittenBundlesParseAsProtobufSpecs(t *testing.T) {
+	t.Parallel()
+	for _, m := range testMethods(t) {
+		dir := t.TempDir()
+		model := makeFixture(t, dir, "sample_model_folder", "model")
+		signed, err := Sign(context.Background(), model, m.signer, SignOptions{HashOptions: HashOptions{Serialization: Serialization{Method: MethodShards, Hash: SHA256, ShardSize: 9}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pb protobundle.Bundle
+		if err := protojson.Unmarshal(signed.Bundle, &pb); err != nil {
+			t.Fatalf("%s: protobuf-specs rejects the bundle: %v", m.name, err)
+		}
+		if pb.GetMediaType() != BundleMediaType || pb.GetDsseEnvelope().GetPayloadType() != PayloadType || len(pb.GetDsseEnvelope().GetSignatures()) != 1 {
+			t.Fatalf("%s: %v", m.name, &pb)
+		}
+		vm := pb.GetVerificationMaterial()
+		switch m.name {
+		case "certificate":
+			if len(vm.GetX509CertificateChain().GetCertificates()) != 2 {
+				t.Fatalf("chain: %v", vm)
+			}
+		default:
+			if vm.GetPublicKey().GetHint() == "" {
+				t.Fatalf("hint: %v", vm)
+			}
 		}
 	}
 }
