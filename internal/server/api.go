@@ -269,8 +269,8 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request, _ *principa
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"models": f.Models, "models_by_risk": byRisk,
-		"policy": map[string]int{"pass": f.PolicyPass, "fail": f.PolicyFail, "none": f.PolicyNone},
-		"findings": countsMap(f.Findings),
+		"policy":    map[string]int{"pass": f.PolicyPass, "fail": f.PolicyFail, "none": f.PolicyNone},
+		"findings":  countsMap(f.Findings),
 		"incidents": map[string]int{"open": f.OpenIncidents, "acknowledged": f.AckIncidents},
 	})
 	return nil

@@ -257,9 +257,9 @@ func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 type bar struct {
-	Label, Class, Href      string
-	Value                   int
-	Y, TextY, W, NumX       int
+	Label, Class, Href string
+	Value              int
+	Y, TextY, W, NumX  int
 }
 
 type barChart struct {
