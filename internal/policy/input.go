@@ -18,15 +18,15 @@ type Input struct {
 	SchemaVersion string `json:"schema_version"`
 	// EvaluatedAt is when the decision is taken (RFC 3339, UTC); waiver
 	// expiry is judged against it.
-	EvaluatedAt time.Time           `json:"evaluated_at"`
-	Model       Model               `json:"model"`
-	Scan        ScanEvidence        `json:"scan"`
-	Signature   SignatureEvidence   `json:"signature"`
-	Ledger      LedgerEvidence      `json:"ledger"`
-	BOM         BOMEvidence         `json:"bom"`
-	Fairness    FairnessEvidence    `json:"fairness"`
-	Robustness  RobustnessEvidence  `json:"robustness"`
-	Sources     []EvidenceSource    `json:"sources"`
+	EvaluatedAt time.Time          `json:"evaluated_at"`
+	Model       Model              `json:"model"`
+	Scan        ScanEvidence       `json:"scan"`
+	Signature   SignatureEvidence  `json:"signature"`
+	Ledger      LedgerEvidence     `json:"ledger"`
+	BOM         BOMEvidence        `json:"bom"`
+	Fairness    FairnessEvidence   `json:"fairness"`
+	Robustness  RobustnessEvidence `json:"robustness"`
+	Sources     []EvidenceSource   `json:"sources"`
 }
 
 // Model identifies the model under decision.
@@ -52,11 +52,11 @@ type EvidenceSource struct {
 type ScanEvidence struct {
 	Present bool `json:"present"`
 	// Complete is true when every artifact was analysed completely.
-	Complete  bool           `json:"complete"`
-	Tool      *finding.Tool  `json:"tool,omitempty"`
+	Complete  bool             `json:"complete"`
+	Tool      *finding.Tool    `json:"tool,omitempty"`
 	Summary   *finding.Summary `json:"summary,omitempty"`
-	Artifacts []ScanArtifact `json:"artifacts"`
-	Findings  []ScanFinding  `json:"findings"`
+	Artifacts []ScanArtifact   `json:"artifacts"`
+	Findings  []ScanFinding    `json:"findings"`
 }
 
 // ScanArtifact is one scanned file.
@@ -81,13 +81,13 @@ type ScanFinding struct {
 
 // SignatureEvidence is the outcome of verifying the model's signature.
 type SignatureEvidence struct {
-	Present  bool            `json:"present"`
-	Verified bool            `json:"verified"`
-	Method   string          `json:"method,omitempty"`
-	Bundle   string          `json:"bundle,omitempty"`
+	Present  bool   `json:"present"`
+	Verified bool   `json:"verified"`
+	Method   string `json:"method,omitempty"`
+	Bundle   string `json:"bundle,omitempty"`
 	// RootDigest is the signed manifest's digest ("sha256:<hex>").
-	RootDigest string        `json:"root_digest,omitempty"`
-	Signer     *Signer       `json:"signer,omitempty"`
+	RootDigest string          `json:"root_digest,omitempty"`
+	Signer     *Signer         `json:"signer,omitempty"`
 	Error      *SignatureError `json:"error,omitempty"`
 }
 
@@ -172,7 +172,7 @@ type BOMVulnerability struct {
 
 // FairnessEvidence is the part of an mlsec fairness report that policies use.
 type FairnessEvidence struct {
-	Present bool `json:"present"`
+	Present bool   `json:"present"`
 	Input   string `json:"input,omitempty"`
 	// MinDisparateImpact is the lowest group disparate impact ratio (absent
 	// when no group has one).

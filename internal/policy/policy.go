@@ -42,14 +42,14 @@ var ErrPolicy = errors.New("invalid policy")
 
 // Violation is one deny, warn or waived entry.
 type Violation struct {
-	Rule        string         `json:"rule"`
-	Severity    string         `json:"severity"`
-	Message     string         `json:"msg"`
-	Policy      string         `json:"policy"`
-	FindingRule string         `json:"finding_rule,omitempty"`
-	Where       string         `json:"where,omitempty"`
-	Waiver      *Waiver        `json:"waiver,omitempty"`
-	Controls    []ControlRef   `json:"controls,omitempty"`
+	Rule        string       `json:"rule"`
+	Severity    string       `json:"severity"`
+	Message     string       `json:"msg"`
+	Policy      string       `json:"policy"`
+	FindingRule string       `json:"finding_rule,omitempty"`
+	Where       string       `json:"where,omitempty"`
+	Waiver      *Waiver      `json:"waiver,omitempty"`
+	Controls    []ControlRef `json:"controls,omitempty"`
 }
 
 // ControlRef names a framework control a violated rule bears on.
