@@ -329,6 +329,11 @@ feed:
 	return out, nil
 }
 
+// pipelineMin is the range size above which reading runs one chunk ahead
+// of hashing in a second goroutine, so copying from the page cache (or
+// waiting on the disk) overlaps with the hash instead of adding to it.
+const pipelineMin = 8 * readChunk
+
 func hashRange(ctx context.Context, f modelFile, j job, h HashAlgorithm) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -338,29 +343,16 @@ func hashRange(ctx context.Context, f modelFile, j job, h HashAlgorithm) ([]byte
 		return nil, fmt.Errorf("hash %s: %w", f.rel, err)
 	}
 	defer fh.Close()
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
 	d := h.New()
-	off, remaining := j.start, j.end-j.start
-	for remaining > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, err := fh.ReadAt(buf[:min(int64(len(buf)), remaining)], off)
-		if n > 0 {
-			d.Write(buf[:n])
-			off += int64(n)
-			remaining -= int64(n)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && remaining > 0 {
-				return nil, fmt.Errorf("hash %s: file shrank while hashing", f.rel)
-			}
-			if !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("hash %s: %w", f.rel, err)
-			}
-		}
+	if j.end-j.start >= pipelineMin {
+		err = hashPipelined(ctx, fh, j.start, j.end, d)
+	} else {
+		bp := bufPool.Get().(*[]byte)
+		err = hashSequential(ctx, fh, j.start, j.end, d, *bp)
+		bufPool.Put(bp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hash %s: %w", f.rel, err)
 	}
 	if j.whole {
 		// A file that grew after it was listed would be signed short.
@@ -370,4 +362,95 @@ func hashRange(ctx context.Context, f modelFile, j job, h HashAlgorithm) ([]byte
 		}
 	}
 	return d.Sum(nil), nil
+}
+
+var errShrank = errors.New("file shrank while hashing")
+
+// readFull reads len(buf) bytes at off; a short file is errShrank.
+func readFull(fh *os.File, buf []byte, off int64) error {
+	n, err := fh.ReadAt(buf, off)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return errShrank
+	}
+	return err
+}
+
+func hashSequential(ctx context.Context, fh *os.File, off, end int64, d io.Writer, buf []byte) error {
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(len(buf)), end-off)
+		if err := readFull(fh, buf[:n], off); err != nil {
+			return err
+		}
+		d.Write(buf[:n])
+		off += n
+	}
+	return nil
+}
+
+// hashPipelined reads [off, end) in a goroutine through two buffers while
+// the caller hashes: each byte is still read once, in order.
+func hashPipelined(ctx context.Context, fh *os.File, off, end int64, d io.Writer) error {
+	type chunk struct {
+		bp  *[]byte
+		n   int64
+		err error
+	}
+	full := make(chan chunk, 1)
+	free := make(chan *[]byte, 2)
+	free <- bufPool.Get().(*[]byte)
+	free <- bufPool.Get().(*[]byte)
+	stop := make(chan struct{})
+	go func() {
+		defer close(full)
+		for pos := off; pos < end; {
+			var bp *[]byte
+			select {
+			case bp = <-free:
+			case <-stop:
+				return
+			}
+			n := min(int64(len(*bp)), end-pos)
+			err := readFull(fh, (*bp)[:n], pos)
+			select {
+			case full <- chunk{bp, n, err}:
+			case <-stop:
+				bufPool.Put(bp)
+				return
+			}
+			if err != nil {
+				return
+			}
+			pos += n
+		}
+	}()
+	var err error
+	for c := range full {
+		if err == nil {
+			err = c.err
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err == nil {
+			d.Write((*c.bp)[:c.n])
+		}
+		free <- c.bp
+		if err != nil {
+			break
+		}
+	}
+	close(stop)
+	for range full { // drain: the reader exits on stop
+	}
+	close(free)
+	for bp := range free {
+		bufPool.Put(bp)
+	}
+	return err
 }

@@ -224,3 +224,43 @@ func TestCompareEmptyShards(t *testing.T) {
 		t.Fatalf("truncated: %+v", d)
 	}
 }
+
+// Large ranges go through the read-ahead pipeline; digests must equal a
+// plain hash of the bytes, for whole files and shards.
+func TestPipelinedHashing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := make([]byte, 3*pipelineMin+12345)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	writeFile(t, filepath.Join(dir, "m", "big.bin"), string(data))
+	for _, h := range HashAlgorithms {
+		m, err := Hash(context.Background(), filepath.Join(dir, "m"), HashOptions{Serialization: Serialization{Method: MethodFiles, Hash: h}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := h.New()
+		d.Write(data)
+		if hex.EncodeToString(m.Resources[0].Digest) != hex.EncodeToString(d.Sum(nil)) {
+			t.Fatalf("%s whole-file digest differs", h)
+		}
+		shard := int64(pipelineMin + 3)
+		m, err = Hash(context.Background(), filepath.Join(dir, "m"), HashOptions{Serialization: Serialization{Method: MethodShards, Hash: h, ShardSize: shard}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range m.Resources {
+			d := h.New()
+			d.Write(data[r.Start:r.End])
+			if hex.EncodeToString(r.Digest) != hex.EncodeToString(d.Sum(nil)) {
+				t.Fatalf("%s shard %s differs", h, r.Name())
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Hash(ctx, filepath.Join(dir, "m"), HashOptions{}); err == nil {
+		t.Fatal("cancelled context: no error")
+	}
+}
