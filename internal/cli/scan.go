@@ -24,6 +24,7 @@ type scanOptions struct {
 	maxDepth    int
 	verbose     bool
 	vulnDB      string
+	upload      uploadFlags
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -56,6 +57,7 @@ reported as inconclusive (exit 2), never as clean.`,
 	f.IntVar(&o.maxDepth, "max-depth", scan.DefaultLimits().MaxDepth, "deepest archive nesting analysed (inconclusive beyond)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "list clean and skipped files in the table too")
 	f.StringVar(&o.vulnDB, "vulndb", "", "offline vulnerability database `FILE` for dependency checks (default: user data dir; see 'mlsec db')")
+	o.upload.add(cmd, true)
 	return cmd
 }
 
@@ -66,13 +68,16 @@ func runScan(cmd *cobra.Command, g *globals, o scanOptions, paths []string) erro
 	if o.maxDepth < 1 {
 		return usagef("--max-depth must be at least 1")
 	}
+	if _, err := o.upload.client(); o.upload.enabled && err != nil {
+		return err
+	}
 	limits := scan.DefaultLimits()
 	limits.Timeout = o.timeout
 	limits.MaxDepth = o.maxDepth
 	opts := scan.Options{
 		Workers: o.workers,
 		Limits:  limits,
-		Digest:  o.digest,
+		Digest:  o.digest || o.upload.enabled,
 		Logger:  g.logger,
 		Tool:    finding.Tool{Name: "mlsec", Version: buildVersion().Version},
 	}
@@ -95,6 +100,11 @@ func runScan(cmd *cobra.Command, g *globals, o scanOptions, paths []string) erro
 	}
 	if err := g.render(rep, o.verbose); err != nil {
 		return err
+	}
+	if o.upload.enabled {
+		if err := uploadReport(cmd.Context(), g, o.upload, rep); err != nil {
+			return err
+		}
 	}
 	return verdict(g, rep)
 }
