@@ -13,11 +13,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/mlsec/mlsec/internal/finding"
 	"github.com/mlsec/mlsec/internal/pii"
 	"github.com/mlsec/mlsec/internal/scan"
+	"github.com/mlsec/mlsec/internal/scan/deps"
 	"github.com/mlsec/mlsec/internal/secret"
 )
 
@@ -349,6 +351,20 @@ func (a *analysis) shell(c *Cell) {
 				f.Severity = max(f.Severity, finding.Medium)
 				notes = append(notes, "trusted host "+strings.Join(in.TrustedHosts, ", "))
 			}
+			var squats []map[string]string
+			if in.Tool == "pip" {
+				for _, r := range in.Requirements {
+					name := requirementName(r)
+					if name == "" {
+						continue
+					}
+					if ts, ok := deps.CheckTyposquat(name); ok {
+						f.Severity = finding.High
+						squats = append(squats, map[string]string{"name": name, "resembles": ts.Target, "how": ts.How})
+						notes = append(notes, fmt.Sprintf("%s resembles %s (%s)", name, ts.Target, ts.How))
+					}
+				}
+			}
 			if len(in.ExtraIndex) > 0 {
 				f.Severity = finding.High
 				var us []string
@@ -386,11 +402,35 @@ func (a *analysis) shell(c *Cell) {
 			if len(in.Channels) > 0 {
 				fields["channels"] = in.Channels
 			}
+			if len(squats) > 0 {
+				fields["typosquats"] = squats
+			}
 			f.Evidence = finding.Evidence{Text: text, Fields: fields}
 			a.res.Add(f)
 		}
 	}
 }
+
+var reReqName = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:[=<>!~;@]|$)`)
+
+// requirementName returns the PEP 503-normalised project name of a
+// requirement ("Torch_Vision[extra]>=1" → "torch-vision"), or "" for paths,
+// URLs and unresolved variables.
+func requirementName(r string) string {
+	if i := strings.Index(r, "@"); i > 0 && !strings.Contains(r[:i], "/") {
+		r = r[:i]
+	}
+	if strings.ContainsAny(r, "/\\{}$") {
+		return ""
+	}
+	m := reReqName.FindStringSubmatch(strings.TrimSpace(r))
+	if m == nil {
+		return ""
+	}
+	return strings.Trim(reSep.ReplaceAllString(strings.ToLower(m[1]), "-"), "-")
+}
+
+var reSep = regexp.MustCompile(`[-_.]+`)
 
 func nonNil(s []string) []string {
 	if s == nil {

@@ -233,3 +233,16 @@ func TestTruncatedIsInconclusive(t *testing.T) {
 		t.Error("no findings from the cells before the cut")
 	}
 }
+
+func TestInstallTyposquat(t *testing.T) {
+	t.Parallel()
+	nb := `{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["!pip install tourch==2.1.0 numpy==1.26.4\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`
+	res := engine().ScanInput(context.Background(), "t.ipynb", strings.NewReader(nb), int64(len(nb)), finding.Artifact{Path: "t.ipynb"})
+	if len(res.Findings) != 1 {
+		t.Fatalf("findings %v", res.Findings)
+	}
+	f := res.Findings[0]
+	if f.RuleID != "MLS-NB-005" || f.Severity != finding.High || !strings.Contains(f.Evidence.Text, "tourch resembles torch") {
+		t.Errorf("finding %s %s %q", f.RuleID, f.Severity, f.Evidence.Text)
+	}
+}

@@ -84,3 +84,14 @@ func TestBase64Runs(t *testing.T) {
 		t.Fatalf("runs %v", runs)
 	}
 }
+
+func TestRequirementName(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{"Torch_Vision[cuda]>=0.1": "torch-vision", "numpy": "numpy", "pkg @ https://x/p.whl": "pkg",
+		"./local.whl": "", "{pkg}": "", "scikit-learn==1.3.2; python_version>'3'": "scikit-learn"}
+	for in, want := range cases {
+		if got := requirementName(in); got != want {
+			t.Errorf("requirementName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
