@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mlsec/mlsec/internal/finding"
@@ -160,6 +161,10 @@ type File struct {
 	Tensors      []TensorInfo
 	DataOffset   int64
 	Architecture string
+	// General holds the string and integer "general.*" metadata (name,
+	// file_type, quantization_version, license, ...) as text, strings up
+	// to 256 bytes; inventory only, no check depends on it.
+	General map[string]string
 }
 
 // ErrInvalid marks a file that is not valid GGUF.
@@ -414,6 +419,20 @@ func Parse(ctx context.Context, ra io.ReaderAt, size int64) (*File, error) {
 				return f, err
 			}
 			f.Architecture = s
+		case strings.HasPrefix(key, "general.") && t == typeString:
+			s, ok, err := r.str(256)
+			if err != nil {
+				return f, err
+			}
+			if ok {
+				f.general(key, s)
+			}
+		case strings.HasPrefix(key, "general.") && scalarSize[t] > 0 && t != typeFloat32 && t != typeFloat64 && t != typeBool:
+			v, _, err := r.scalarUint(t)
+			if err != nil {
+				return f, err
+			}
+			f.general(key, intText(t, v))
 		default:
 			if err := r.value(t, 0); err != nil {
 				return f, fmt.Errorf("metadata %q: %w", key, err)
@@ -461,6 +480,28 @@ func Parse(ctx context.Context, ra io.ReaderAt, size int64) (*File, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// intText renders an integer metadata value, signed types sign-extended.
+func intText(t uint32, v uint64) string {
+	switch t {
+	case typeInt8:
+		return strconv.FormatInt(int64(int8(v)), 10)
+	case typeInt16:
+		return strconv.FormatInt(int64(int16(v)), 10)
+	case typeInt32:
+		return strconv.FormatInt(int64(int32(v)), 10)
+	case typeInt64:
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+func (f *File) general(key, val string) {
+	if f.General == nil {
+		f.General = map[string]string{}
+	}
+	f.General[key] = val
 }
 
 func checkTensors(f *File, size uint64) error {
