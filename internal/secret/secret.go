@@ -76,7 +76,7 @@ func Find(ctx context.Context, text string) ([]Match, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := d.DetectContext(ctx, detect.Fragment{Raw: text})
+	fs := d.DetectString(text)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
