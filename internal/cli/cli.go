@@ -161,6 +161,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newDBCmd(g))
 	root.AddCommand(newSignCmd(g), newDigestCmd(g), newKeygenCmd(g))
 	root.AddCommand(newVerifyCmd(g))
+	root.AddCommand(newPolicyCmd(g), newReportCmd(g))
 	root.AddCommand(newServerCmd(g), newPushCmd(g))
 	root.AddCommand(newBOMCmd(g))
 	return root

@@ -21,9 +21,10 @@ type TestResult struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// RunTests runs the Rego unit tests (rules named test_*) in the built-in
-// pack's *_test.rego files and in the given policy directories, against
-// the same modules and data a check would use.
+// RunTests runs the Rego unit tests (rules named test_*) in the given
+// policy directories against the same modules and data a check would use
+// (the built-in pack with the user's replacements). Without directories it
+// runs the built-in pack's own tests.
 func RunTests(ctx context.Context, opts ...Option) ([]TestResult, error) {
 	o := options{}
 	for _, fn := range append(opts, withTests()) {
