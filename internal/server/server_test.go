@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,7 +37,7 @@ func newTestServer(t testing.TB, b store.Backend, mod ...func(*Config)) *testSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, LedgerKey: skey, LedgerPub: vkey, Workers: -1}
+	cfg := Config{Store: st, LedgerKey: skey, LedgerPub: vkey, Workers: -1, Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -499,3 +500,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 }
+
+// testLog sends server logs to the test log.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }

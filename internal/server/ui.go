@@ -190,6 +190,10 @@ func (s *Server) registerUI() {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
 	}))
+	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	s.mux.HandleFunc("GET /login", s.uiLoginForm)
 	s.mux.HandleFunc("POST /login", s.uiLogin)
 	s.mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -226,11 +230,17 @@ func (s *Server) uiLoginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.renderLogin(w, http.StatusOK, "")
+	s.renderLogin(w, r, http.StatusOK, "")
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, code int, msg string) {
+// renderLogin shows the sign-in form. Its CSRF value is a double-submit
+// nonce in a cookie, kept across loads so that two tabs (or a favicon
+// request) do not invalidate each other.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	nonce := randomString()
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == len(nonce) {
+		nonce = c.Value
+	}
 	s.setCookie(w, loginCookie, nonce, 15*time.Minute)
 	pg := s.newPage(nil, "Sign in", "")
 	pg.CSRF, pg.Error = nonce, msg
@@ -242,14 +252,16 @@ func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(loginCookie)
 	form := r.PostFormValue("csrf")
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 || !sameOrigin(r) {
-		s.renderLogin(w, http.StatusForbidden, "The sign-in form expired; please try again.")
+		s.log.Debug("login form refused", "cookie", err == nil, "field", form != "", "same_origin", sameOrigin(r),
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		s.renderLogin(w, r, http.StatusForbidden, "The sign-in form expired; please try again.")
 		return
 	}
 	if err := s.login(w, r, r.PostFormValue("token")); err != nil {
 		if !errors.Is(err, errUnauthorized) {
 			s.log.Error("login", "err", err)
 		}
-		s.renderLogin(w, http.StatusUnauthorized, "That token is unknown or revoked.")
+		s.renderLogin(w, r, http.StatusUnauthorized, "That token is unknown or revoked.")
 		return
 	}
 	s.setCookie(w, loginCookie, "", -1)
