@@ -56,7 +56,7 @@ func seedDemo(t testing.TB, ts *testServer) {
 		{"whisper-small", "speech", "research", ""},
 	} {
 		rep := finding.Report{Tool: finding.Tool{Name: "mlsec", Version: "1.0"}, Targets: []string{m.name}}
-		a := finding.Artifact{Path: m.name + ".bin", Size: int64(1<<20 * (i + 3)), Format: "safetensors"}
+		a := finding.Artifact{Path: m.name + ".bin", Size: int64(1 << 20 * (i + 3)), Format: "safetensors"}
 		ar := finding.ArtifactResult{Artifact: a, Status: finding.StatusComplete}
 		if m.sev != "" {
 			sev, _ := finding.ParseSeverity(m.sev)

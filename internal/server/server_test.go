@@ -504,4 +504,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 // testLog sends server logs to the test log.
 type testLog struct{ t testing.TB }
 
-func (w testLog) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
