@@ -330,28 +330,34 @@ func sectionKind(h string) string {
 	h = strings.ToLower(h)
 	h = strings.Trim(h, " #*_:[]")
 	h = strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(h, "[optional]")), "]")
+	has := func(subs ...string) bool {
+		for _, x := range subs {
+			if strings.Contains(h, x) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case strings.Contains(h, "out-of-scope") || strings.Contains(h, "out of scope") || strings.Contains(h, "misuse"):
+	case has("out-of-scope", "out of scope", "misuse"):
 		return "outofscope"
-	case strings.Contains(h, "intended users") || strings.Contains(h, "primary users") || h == "users" || strings.Contains(h, "who") && strings.Contains(h, "use"):
+	case has("intended users", "primary users") || h == "users" || has("who") && has("use"):
 		return "users"
-	case strings.Contains(h, "bias") && !strings.Contains(h, "limitation") && !strings.Contains(h, "risk"):
-		return "bias"
-	case strings.Contains(h, "fairness"):
-		return "bias"
-	case strings.Contains(h, "bias") || strings.Contains(h, "limitation"):
-		return "limitations"
-	case strings.Contains(h, "risk"):
-		return "risks"
-	case strings.Contains(h, "recommendation") || strings.Contains(h, "mitigation"):
-		return "recommendations"
-	case strings.Contains(h, "ethic"):
-		return "ethics"
-	case h == "uses" || strings.Contains(h, "intended use") || strings.Contains(h, "direct use") || strings.Contains(h, "downstream use") || h == "use cases" || h == "how to use":
+	case h == "uses" || h == "use cases" || h == "how to use" || has("intended us", "direct use", "downstream use"):
 		return "uses"
+	case has("recommendation", "mitigation"):
+		return "recommendations"
+	case has("fairness") || has("bias") && !has("limitation", "risk"):
+		return "bias"
+	case has("bias", "limitation"):
+		return "limitations"
+	case has("risk"):
+		return "risks"
+	case has("ethic"):
+		return "ethics"
 	case h == "training data" || h == "training dataset":
 		return "training"
-	case h == "model description" || h == "model summary" || h == "model details" || h == "summary":
+	case h == "model description" || h == "model summary" || h == "model details" || h == "summary" || h == "description":
 		return "summary"
 	}
 	return ""

@@ -36,6 +36,10 @@ const (
 	GGUF        = "gguf"
 	PyTorchZip  = "pytorch-zip"
 	ONNX        = "onnx"
+	// Pickle is a bare pickle stream (scikit-learn, joblib, legacy
+	// torch.save): a model, but its header tells nothing without running
+	// the pickle, so only the format is reported (the scanner analyses it).
+	Pickle = "pickle"
 )
 
 // Limits.
@@ -99,6 +103,8 @@ func Detect(name string, head []byte, size int64, r io.ReaderAt) string {
 		}
 	case onnx.Detect(head, size):
 		return ONNX
+	case len(head) > 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5 && pickleExt(name):
+		return Pickle
 	}
 	return ""
 }
@@ -114,6 +120,8 @@ func Read(ctx context.Context, format string, r io.ReaderAt, size int64) (*Info,
 		return readTorchZip(ctx, r, size)
 	case ONNX:
 		return readONNX(ctx, r, size)
+	case Pickle:
+		return &Info{Format: Pickle}, nil
 	}
 	return nil, ErrUnknown
 }
@@ -190,6 +198,14 @@ func readGGUF(ctx context.Context, r io.ReaderAt, size int64) (*Info, error) {
 		}
 	}
 	return in, nil
+}
+
+func pickleExt(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".sav", ".dill":
+		return true
+	}
+	return false
 }
 
 // isTorchZip reports whether a zip archive holds a torch.save pickle
