@@ -109,8 +109,10 @@ type lookahead struct {
 	re       *regexp.Regexp
 }
 
-func (l lookahead) MatchString(s string) bool { return !strings.HasPrefix(s, l.not) && l.re.MatchString(s) }
-func (l lookahead) String() string             { return l.src }
+func (l lookahead) MatchString(s string) bool {
+	return !strings.HasPrefix(s, l.not) && l.re.MatchString(s)
+}
+func (l lookahead) String() string { return l.src }
 
 func TestGoldenAndSchemas(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1767225600") // 2026-01-01T00:00:00Z
