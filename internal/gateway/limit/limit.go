@@ -218,7 +218,7 @@ func (m *Memory) Allow(_ context.Context, key string, rule Rule, cost int64) (Re
 		e.tokens = math.Min(burst, e.tokens+now.Sub(e.ts).Seconds()*rate)
 		e.ts = now
 		if e.tokens < 1 {
-			wait := time.Duration(math.Ceil((1 - e.tokens) / rate * 1000)) * time.Millisecond
+			wait := time.Duration(math.Ceil((1-e.tokens)/rate*1000)) * time.Millisecond
 			return Result{Reason: ReasonRate, RetryAfter: wait, Remaining: -1}, nil
 		}
 		e.tokens--
