@@ -164,6 +164,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newPolicyCmd(g), newReportCmd(g))
 	root.AddCommand(newServerCmd(g), newPushCmd(g))
 	root.AddCommand(newBOMCmd(g))
+	root.AddCommand(newRedteamCmd(g))
 	return root
 }
 
