@@ -57,6 +57,7 @@ type Catalogue struct {
 	mappings      []mapping
 	byID          map[string]*Framework
 	control       map[string]map[string]*Control // framework → control ID → control
+	memo          sync.Map                       // framework+"\x00"+rule → []string
 }
 
 var (
@@ -155,6 +156,16 @@ func matches(pattern, rule string) bool {
 // ControlsFor returns the control IDs of framework fw that rule bears on,
 // in catalogue order.
 func (c *Catalogue) ControlsFor(fw, rule string) []string {
+	key := fw + "\x00" + rule
+	if v, ok := c.memo.Load(key); ok {
+		return v.([]string)
+	}
+	out := c.controlsFor(fw, rule)
+	c.memo.Store(key, out)
+	return out
+}
+
+func (c *Catalogue) controlsFor(fw, rule string) []string {
 	set := map[string]bool{}
 	for _, m := range c.mappings {
 		for _, p := range m.Match {
