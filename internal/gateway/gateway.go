@@ -91,6 +91,7 @@ type Gateway struct {
 	mu        sync.Mutex // serialises reloads
 	detectors map[string]*modelDetectors
 	ready     atomic.Int64 // unix nanos of the last good upstream readiness probe
+	closed    atomic.Bool
 }
 
 type runtimeState struct {
@@ -418,6 +419,9 @@ func (g *Gateway) TLSConfig() *tls.Config {
 // Close stops background work, flushes the audit trail and closes what
 // the gateway opened.
 func (g *Gateway) Close() error {
+	if !g.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	g.cancel()
 	if g.audit != nil {
 		g.audit.close()

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,6 +51,13 @@ func upstream(t testing.TB) *httptest.Server {
 // naturalRows returns the fixture's reference rows.
 func naturalRows(t testing.TB, name string) [][]float64 {
 	t.Helper()
+	rows, _ := naturalData(t, name)
+	return rows
+}
+
+// naturalData returns the fixture's reference rows and predicted labels.
+func naturalData(t testing.TB, name string) ([][]float64, []int) {
+	t.Helper()
 	data, err := os.ReadFile(fixtures + name + ".expected.json")
 	if err != nil {
 		t.Fatal(err)
@@ -60,43 +69,66 @@ func naturalRows(t testing.TB, name string) [][]float64 {
 	if err := json.Unmarshal(data, &exp); err != nil {
 		t.Fatal(err)
 	}
-	return exp.Inputs
+	return exp.Inputs, exp.Labels
 }
 
-// sampler draws i.i.d. rows from per-feature Gaussians fitted to the
-// reference rows of each cluster (a stand-in for fresh natural data).
+// sampler draws i.i.d. rows from per-class Gaussians (diagonal
+// covariance) fitted to the fixture's reference rows and labels: a
+// stand-in for fresh natural data from the same distribution.
 type sampler struct {
-	rows [][]float64
-	mean []float64
-	sd   []float64
-	r    *rand.Rand
+	mean, sd [][]float64 // per class
+	weight   []float64
+	r        *rand.Rand
 }
 
-func newSampler(rows [][]float64, seed uint64) *sampler {
+func newSampler(t testing.TB, name string, seed uint64) *sampler {
+	t.Helper()
+	rows, labels := naturalData(t, name)
+	nc := 0
+	for _, l := range labels {
+		nc = max(nc, l+1)
+	}
 	d := len(rows[0])
-	s := &sampler{rows: rows, mean: make([]float64, d), sd: make([]float64, d), r: rand.New(rand.NewPCG(seed, 99))}
-	for _, r := range rows {
-		for j, v := range r {
-			s.mean[j] += v / float64(len(rows))
+	s := &sampler{r: rand.New(rand.NewPCG(seed, 99)), weight: make([]float64, nc)}
+	for c := range nc {
+		mean, sd := make([]float64, d), make([]float64, d)
+		n := 0.0
+		for i, r := range rows {
+			if labels[i] == c {
+				n++
+				for j, v := range r {
+					mean[j] += v
+				}
+			}
 		}
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			s.sd[j] += (v - s.mean[j]) * (v - s.mean[j]) / float64(len(rows))
+		for j := range mean {
+			mean[j] /= n
 		}
-	}
-	for j := range s.sd {
-		s.sd[j] = math.Sqrt(s.sd[j])
+		for i, r := range rows {
+			if labels[i] == c {
+				for j, v := range r {
+					sd[j] += (v - mean[j]) * (v - mean[j]) / n
+				}
+			}
+		}
+		for j := range sd {
+			sd[j] = math.Sqrt(sd[j])
+		}
+		s.mean, s.sd = append(s.mean, mean), append(s.sd, sd)
+		s.weight[c] = n / float64(len(rows))
 	}
 	return s
 }
 
-// next draws a row near a random reference row, spread like the data.
 func (s *sampler) next() []float64 {
-	base := s.rows[s.r.IntN(len(s.rows))]
-	x := make([]float64, len(base))
+	u, c := s.r.Float64(), 0
+	for c < len(s.weight)-1 && u > s.weight[c] {
+		u -= s.weight[c]
+		c++
+	}
+	x := make([]float64, len(s.mean[c]))
 	for j := range x {
-		x[j] = float32r(base[j] + 0.5*s.sd[j]*s.r.NormFloat64())
+		x[j] = float32r(s.mean[c][j] + s.sd[c][j]*s.r.NormFloat64())
 	}
 	return x
 }
@@ -177,8 +209,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string               { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func startGateway(t testing.TB, yamlText string, opts Options) *testGW {
 	t.Helper()
@@ -311,3 +347,8 @@ func redisPrefix(t testing.TB) (*redis.Client, string) {
 }
 
 var _ = limit.ReasonRate
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

@@ -199,6 +199,24 @@ func (p *PRADA) Config() PRADAConfig { return p.cfg }
 // Identities reports how many identities are tracked.
 func (p *PRADA) Identities() int { return p.ids.len() }
 
+// Last returns the last verdict computed for identity id (Score is NaN
+// before the first test).
+func (p *PRADA) Last(id string) Verdict {
+	p.ids.mu.Lock()
+	e, ok := p.ids.items[id]
+	p.ids.mu.Unlock()
+	if !ok {
+		return Verdict{Detector: NamePRADA, Score: math.NaN()}
+	}
+	st := e.Value.(*lruEntry[pradaState]).val
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.last.Detector == "" {
+		return Verdict{Detector: NamePRADA, Score: math.NaN(), Queries: len(st.d.buf)}
+	}
+	return st.last
+}
+
 // Observe records query x of identity id that the model assigned to class
 // and reports whether the identity's minimum-distance distribution has
 // stopped looking normal.
