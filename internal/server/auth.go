@@ -75,13 +75,6 @@ type principal struct {
 
 func (p *principal) actor() string { return fmt.Sprintf("token:%d:%s", p.token.ID, p.token.Name) }
 
-type ctxKey struct{}
-
-func principalFrom(ctx context.Context) *principal {
-	p, _ := ctx.Value(ctxKey{}).(*principal)
-	return p
-}
-
 var errUnauthorized = errors.New("missing, unknown or revoked token")
 
 // authToken checks a bearer secret. The database finds the row by the
