@@ -180,11 +180,14 @@ func ValidateDigest(d string) error {
 	return nil
 }
 
+// timePrecision is the precision of record times.
+const timePrecision = time.Microsecond
+
 // Canonical returns the event's canonical JSON encoding: object keys
 // sorted, no insignificant whitespace, no HTML escaping, time in UTC
 // RFC 3339 with at most microsecond precision.
 func (e Event) Canonical() ([]byte, error) {
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	e.Time = e.Time.UTC().Truncate(timePrecision)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

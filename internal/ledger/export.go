@@ -116,8 +116,15 @@ func ImportVerify(ctx context.Context, r io.Reader, vkey string, fn func(idx int
 		return nil, fmt.Errorf("read export: %w", err)
 	}
 	e.checkpoints(ctx, notes)
-	for _, r := range recs {
-		e.record(r.idx, r.data)
+	if err := e.run(ctx, func(ctx context.Context, fn func(idx int64, data []byte) error) error {
+		for _, r := range recs {
+			if err := fn(r.idx, r.data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	e.finish(*h.Size)
 	res, verr := e.result()

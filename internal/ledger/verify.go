@@ -76,6 +76,10 @@ func (e *VerifyError) Error() string {
 // (which an attacker with write access could replace: pass the key you
 // were given for an audit). A failing ledger yields a result and a
 // *VerifyError naming the first bad index.
+//
+// Records are streamed in pages and decoded, hashed and checked for
+// canonical form on every core; the tree is then extended in index order,
+// so the first bad index reported does not depend on scheduling.
 func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error) {
 	head, err := l.st.Head(ctx)
 	if err != nil {
@@ -99,33 +103,24 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	e.checkpoints(ctx, notes)
-	e.stored = make([]tlog.Hash, 0, tlog.StoredHashCount(head.Size))
-	var hashGap int64 = -1
-	if err := l.st.ScanHashes(ctx, 0, tlog.StoredHashCount(head.Size), func(idx int64, h []byte) error {
-		if idx != int64(len(e.stored)) || len(h) != 32 {
-			if hashGap < 0 {
-				hashGap = int64(len(e.stored))
-			}
-			return errStop
-		}
-		e.stored = append(e.stored, tlog.Hash(h))
-		return nil
-	}); err != nil && err != errStop {
-		return nil, fmt.Errorf("read stored hashes: %w", err)
-	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stored := newHashStream(ctx, l.st, tlog.StoredHashCount(head.Size))
+	defer stored.close()
+	e.stored = stored
 	beyond, maxIdx := int64(0), int64(-1)
-	if err := l.st.ScanRecords(ctx, 0, -1, func(idx int64, data []byte) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if idx >= head.Size {
-			beyond++
-			maxIdx = idx
-			return nil
-		}
-		e.record(idx, data)
-		return nil
-	}); err != nil {
+	err = e.run(ctx, func(ctx context.Context, fn func(idx int64, data []byte) error) error {
+		return l.st.ScanRecords(ctx, 0, -1, func(idx int64, data []byte) error {
+			if idx >= head.Size {
+				beyond++
+				maxIdx = idx
+				return nil
+			}
+			return fn(idx, data)
+		})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read records: %w", err)
 	}
 	if beyond > 0 {
@@ -133,10 +128,15 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 			e.problem(head.Size, ProblemExtra, fmt.Sprintf("%d records beyond the head (size %d)", beyond, head.Size))
 		}
 	}
-	if hashGap >= 0 && hashGap < int64(len(e.hashes)) {
-		_, n := tlog.SplitStoredHashIndex(hashGap)
-		e.problem(n, ProblemStoredHash, fmt.Sprintf("stored hash %d missing or malformed", hashGap))
+	extra, gap, err := stored.drain(e.nh)
+	if err != nil {
+		return nil, fmt.Errorf("read stored hashes: %w", err)
 	}
+	if gap >= 0 && gap < e.nh {
+		_, n := tlog.SplitStoredHashIndex(gap)
+		e.problem(n, ProblemStoredHash, fmt.Sprintf("stored hash %d missing or malformed", gap))
+	}
+	e.extraStored = extra
 	e.finish(head.Size)
 	return e.result()
 }
@@ -155,19 +155,22 @@ type cpRoot struct {
 }
 
 // verifyEngine recomputes a tree from records in order and compares it
-// with signed checkpoints and (optionally) stored hashes.
+// with signed checkpoints and (optionally) stored hashes. It keeps only
+// the tree's right edge (one hash per level), not every hash.
 type verifyEngine struct {
 	v       note.Verifier
 	res     VerifyResult
-	hashes  []tlog.Hash // recomputed stored hashes
-	stored  []tlog.Hash // hashes found in the store (nil for exports)
+	edge    []tlog.Hash // complete subtrees of the tree so far, largest first
+	nh      int64       // stored hashes recomputed so far
+	stored  *hashStream // hashes found in the store (nil for exports)
 	cps     []cpRoot    // by size
 	next    int         // next checkpoint to compare
 	lastCP  int64       // size of the last checkpoint compared
 	badCPs  int
-	reader  tlog.HashReader
 	n       int64 // records processed
 	seenIdx int64 // next expected row index
+
+	extraStored int64 // stored hashes found beyond the recomputed ones
 }
 
 func newVerifyEngine(storedKey, trustedKey string) (*verifyEngine, error) {
@@ -186,16 +189,6 @@ func newVerifyEngine(storedKey, trustedKey string) (*verifyEngine, error) {
 	if e.res.KeyTrusted && strings.TrimSpace(storedKey) != key && storedKey != "" {
 		e.problem(0, ProblemWrongKey, "the key stored with the ledger is not the key given to verify")
 	}
-	e.reader = tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			if x < 0 || x >= int64(len(e.hashes)) {
-				return nil, fmt.Errorf("hash %d not computed", x)
-			}
-			out[i] = e.hashes[x]
-		}
-		return out, nil
-	})
 	return e, nil
 }
 
@@ -252,8 +245,10 @@ func (e *verifyEngine) checkpoints(ctx context.Context, notes []checkpointNote) 
 	}
 }
 
-// record processes the row stored at index idx.
-func (e *verifyEngine) record(idx int64, data []byte) {
+// record processes the row stored at index idx, given the result of
+// checking it (see recordChecker): its leaf hash and either its sequence
+// number or why it is not a valid record.
+func (e *verifyEngine) record(idx int64, leaf tlog.Hash, seq int64, bad string) {
 	p := e.n
 	if idx != e.seenIdx {
 		if idx > e.seenIdx {
@@ -263,32 +258,36 @@ func (e *verifyEngine) record(idx int64, data []byte) {
 		}
 	}
 	e.seenIdx = idx + 1
-	ev, err := ParseRecord(data)
-	if err != nil {
-		e.problem(p, ProblemRecord, err.Error())
-	} else if ev.Seq != p {
-		e.problem(p, ProblemSequence, fmt.Sprintf("record carries sequence number %d", ev.Seq))
+	if bad != "" {
+		e.problem(p, ProblemRecord, bad)
+	} else if seq != p {
+		e.problem(p, ProblemSequence, fmt.Sprintf("record carries sequence number %d", seq))
 	}
-	base := int64(len(e.hashes))
-	hs, err := tlog.StoredHashes(p, data, e.reader)
-	if err != nil {
-		e.problem(p, ProblemRecord, err.Error())
-		return
-	}
-	e.hashes = append(e.hashes, hs...)
-	if e.stored != nil {
-		for i, h := range hs {
-			x := base + int64(i)
-			if x < int64(len(e.stored)) && e.stored[x] != h {
+	// The stored hashes record p adds (tlog.StoredHashes): its leaf hash,
+	// then one interior node per subtree it completes.
+	base := e.nh
+	h := leaf
+	compared := e.stored == nil
+	for level := 0; ; level++ {
+		if !compared {
+			x := base + int64(level)
+			if s, ok := e.stored.next(x); ok && s != h {
 				kind := ProblemStoredHash
-				if i == 0 {
+				if level == 0 {
 					kind = ProblemLeafHash
 				}
 				e.problem(p, kind, fmt.Sprintf("stored hash %d does not match the record", x))
-				break
+				compared = true
 			}
 		}
+		e.nh++
+		if p>>level&1 == 0 {
+			break
+		}
+		h = tlog.NodeHash(e.edge[len(e.edge)-1], h)
+		e.edge = e.edge[:len(e.edge)-1]
 	}
+	e.edge = append(e.edge, h)
 	e.n++
 	for e.next < len(e.cps) && e.cps[e.next].size <= e.n {
 		c := e.cps[e.next]
@@ -296,8 +295,7 @@ func (e *verifyEngine) record(idx int64, data []byte) {
 		if c.size < e.n || !c.ok {
 			continue
 		}
-		root, err := tlog.TreeHash(c.size, e.reader)
-		if err != nil || root != c.root {
+		if e.root() != c.root {
 			e.badCPs++
 			if e.badCPs <= maxCheckpointNotes {
 				e.problem(e.lastCP, ProblemCheckpoint, fmt.Sprintf("records %d..%d do not match the signed checkpoint for size %d", e.lastCP, c.size-1, c.size))
@@ -305,6 +303,19 @@ func (e *verifyEngine) record(idx int64, data []byte) {
 		}
 		e.lastCP = c.size
 	}
+}
+
+// root is the RFC 6962 root hash of the records processed so far.
+func (e *verifyEngine) root() tlog.Hash {
+	if len(e.edge) == 0 {
+		h, _ := tlog.TreeHash(0, nil)
+		return h
+	}
+	h := e.edge[len(e.edge)-1]
+	for i := len(e.edge) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(e.edge[i], h)
+	}
+	return h
 }
 
 func (e *verifyEngine) finish(headSize int64) {
@@ -325,8 +336,8 @@ func (e *verifyEngine) finish(headSize int64) {
 	if latest < e.n {
 		e.problem(latest, ProblemUnsigned, fmt.Sprintf("records %d..%d are not covered by a signed checkpoint", latest, e.n-1))
 	}
-	if e.stored != nil && int64(len(e.stored)) > int64(len(e.hashes)) {
-		e.problem(e.n, ProblemExtra, fmt.Sprintf("%d stored hashes beyond the records", int64(len(e.stored))-int64(len(e.hashes))))
+	if e.extraStored > 0 {
+		e.problem(e.n, ProblemExtra, fmt.Sprintf("%d stored hashes beyond the records", e.extraStored))
 	}
 	e.res.Size = e.n
 }
