@@ -22,6 +22,7 @@ type Storage interface {
 	InitLog(ctx context.Context, origin, vkey string) error
 	Head(ctx context.Context) (store.LogHead, error)
 	UpdateLog(ctx context.Context, fn func(ctx context.Context, tx store.LogTx) error) error
+	AppendIfHead(ctx context.Context, head store.LogHead, a store.LogAppend) (bool, error)
 	ReadHashes(ctx context.Context, indexes []int64) ([][32]byte, error)
 	Record(ctx context.Context, idx int64) ([]byte, error)
 	ScanRecords(ctx context.Context, start, end int64, fn func(idx int64, data []byte) error) error
@@ -56,9 +57,34 @@ type Ledger struct {
 	pending []*appendReq
 	leading bool
 
-	cacheMu sync.Mutex
-	cache   map[int64]tlog.Hash // stored hashes are immutable once written
+	// front is the right edge of the tree as this ledger last wrote it;
+	// with it an append needs no reads (see appendEvents).
+	frontMu sync.Mutex
+	front   frontier
 }
+
+// frontier holds the stored hashes of the complete subtrees of the tree
+// of size size: all that extending the tree and computing its root read
+// (tlog.StoredHashes, tlog.TreeHash). Stored hashes never change once
+// written, so its entries stay valid after other appenders move the head.
+type frontier struct {
+	size   int64
+	hashes map[int64]tlog.Hash // nil: unknown
+}
+
+// frontierIndexes lists the stored hash indexes of the frontier of a tree
+// of size n: one per set bit of n.
+func frontierIndexes(n int64) []int64 {
+	var idx []int64
+	for l := 0; n>>l > 0; l++ {
+		if n>>l&1 == 1 {
+			idx = append(idx, tlog.StoredHashIndex(l, n>>l-1))
+		}
+	}
+	return idx
+}
+
+var errNotCached = errors.New("ledger: hash not in the frontier")
 
 // Option configures Open.
 type Option func(*Ledger) error
@@ -112,7 +138,7 @@ func Init(ctx context.Context, st Storage, vkey string) error {
 // if Init has not run, and with ErrWrongKey if a signer key is given that
 // does not match the ledger's public key.
 func Open(ctx context.Context, st Storage, opts ...Option) (*Ledger, error) {
-	l := &Ledger{st: st, now: time.Now, maxBatch: 1000, cache: map[int64]tlog.Hash{}}
+	l := &Ledger{st: st, now: time.Now, maxBatch: 1000}
 	for _, o := range opts {
 		if err := o(l); err != nil {
 			return nil, err
@@ -244,115 +270,177 @@ func (l *Ledger) commit(ctx context.Context, batch []*appendReq, n int) {
 	}
 }
 
-// appendEvents writes evs in one transaction holding the log lock.
+// appendEvents writes evs in one transaction and returns the index of
+// the first.
+//
+// When this ledger made the last append it knows the head and the tree's
+// frontier, so it prepares the whole append (records, stored hashes,
+// signed checkpoint) without reading anything and hands it to
+// AppendIfHead: one statement on PostgreSQL. If another appender moved
+// the head meanwhile nothing was written, and it falls back to locking
+// the head, reading what it needs and preparing the append again.
 func (l *Ledger) appendEvents(ctx context.Context, evs []Event) (int64, error) {
-	var first int64
 	now := l.now()
+	l.frontMu.Lock()
+	fr := l.front
+	l.frontMu.Unlock()
+	if fr.hashes != nil {
+		a, next, err := l.prepare(ctx, nil, fr, fr.size, evs, now)
+		switch {
+		case err == nil:
+			head := store.LogHead{Size: fr.size, Origin: l.origin, VKey: l.vkey}
+			ok, err := l.st.AppendIfHead(ctx, head, a)
+			if err != nil {
+				return 0, fmt.Errorf("append to ledger: %w", err)
+			}
+			if ok {
+				l.setFront(fr.size+int64(len(evs)), next)
+				return fr.size, nil
+			}
+		case !errors.Is(err, errNotCached):
+			return 0, err
+		}
+	}
+	var first int64
+	var next map[int64]tlog.Hash
 	err := l.st.UpdateLog(ctx, func(ctx context.Context, tx store.LogTx) error {
 		h := tx.Head()
 		if h.VKey != l.vkey || h.Origin != l.origin {
 			return ErrWrongKey
 		}
 		first = h.Size
-		records := make([][]byte, len(evs))
-		for i := range evs {
-			ev := evs[i]
-			ev.Seq = first + int64(i)
-			if ev.Time.IsZero() {
-				ev.Time = now
-			}
-			data, err := ev.Canonical()
-			if err != nil {
-				return fmt.Errorf("encode event: %w", err)
-			}
-			if len(data) > MaxRecordSize {
-				return invalid("record is %d bytes (max %d)", len(data), MaxRecordSize)
-			}
-			records[i] = data
-		}
-		hashes, root, err := l.extend(ctx, tx, first, records)
+		a, nx, err := l.prepare(ctx, tx, fr, first, evs, now)
 		if err != nil {
 			return err
 		}
-		size := first + int64(len(records))
-		cp, err := l.signCheckpoint(size, root)
-		if err != nil {
-			return err
-		}
-		return tx.Append(ctx, store.LogAppend{
-			Records:    records,
-			FirstHash:  tlog.StoredHashCount(first),
-			Hashes:     hashes,
-			Checkpoint: cp,
-		})
+		next = nx
+		return tx.Append(ctx, a)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("append to ledger: %w", err)
 	}
+	l.setFront(first+int64(len(evs)), next)
 	return first, nil
 }
 
+func (l *Ledger) setFront(size int64, hashes map[int64]tlog.Hash) {
+	l.frontMu.Lock()
+	l.front = frontier{size: size, hashes: hashes}
+	l.frontMu.Unlock()
+}
+
+// prepare encodes evs as the records at first.., computes the stored
+// hashes they add and signs the checkpoint of the new tree. It reads
+// stored hashes from fr and, for those it lacks, from tx (tx nil: fail
+// with errNotCached). It also returns the new tree's frontier.
+func (l *Ledger) prepare(ctx context.Context, tx store.LogTx, fr frontier, first int64, evs []Event, now time.Time) (store.LogAppend, map[int64]tlog.Hash, error) {
+	records := make([][]byte, len(evs))
+	for i := range evs {
+		ev := evs[i]
+		ev.Seq = first + int64(i)
+		if ev.Time.IsZero() {
+			ev.Time = now
+		}
+		data, err := ev.Canonical()
+		if err != nil {
+			return store.LogAppend{}, nil, fmt.Errorf("encode event: %w", err)
+		}
+		if len(data) > MaxRecordSize {
+			return store.LogAppend{}, nil, invalid("record is %d bytes (max %d)", len(data), MaxRecordSize)
+		}
+		records[i] = data
+	}
+	hashes, root, next, err := extend(ctx, tx, fr.hashes, first, records)
+	if err != nil {
+		return store.LogAppend{}, nil, err
+	}
+	size := first + int64(len(records))
+	cp, err := l.signCheckpoint(size, root)
+	if err != nil {
+		return store.LogAppend{}, nil, err
+	}
+	return store.LogAppend{
+		Records:    records,
+		FirstHash:  tlog.StoredHashCount(first),
+		Hashes:     hashes,
+		Checkpoint: cp,
+	}, next, nil
+}
+
 // extend computes the stored hashes that records add to a tree of size n,
-// and the new tree's root hash.
-func (l *Ledger) extend(ctx context.Context, tx store.LogTx, n int64, records [][]byte) ([][32]byte, tlog.Hash, error) {
+// the new tree's root hash and its frontier. Existing stored hashes come
+// from known, else from tx.
+func extend(ctx context.Context, tx store.LogTx, known map[int64]tlog.Hash, n int64, records [][]byte) ([][32]byte, tlog.Hash, map[int64]tlog.Hash, error) {
 	base := tlog.StoredHashCount(n)
 	var added []tlog.Hash
 	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
 		var miss []int64
-		l.cacheMu.Lock()
 		for i, x := range idx {
-			switch {
-			case x >= base && x-base < int64(len(added)):
+			if x >= base && x-base < int64(len(added)) {
 				out[i] = added[x-base]
-			default:
-				if h, ok := l.cache[x]; ok && x < base {
-					out[i] = h
-				} else {
-					miss = append(miss, x)
-				}
+			} else if h, ok := known[x]; ok && x < base {
+				out[i] = h
+			} else {
+				miss = append(miss, x)
 			}
 		}
-		l.cacheMu.Unlock()
 		if len(miss) == 0 {
 			return out, nil
+		}
+		if tx == nil {
+			return nil, errNotCached
 		}
 		got, err := tx.ReadHashes(ctx, miss)
 		if err != nil {
 			return nil, err
 		}
-		l.cacheMu.Lock()
-		if len(l.cache) > 1<<14 {
-			clear(l.cache)
-		}
 		j := 0
 		for i, x := range idx {
-			if (x >= base && x-base < int64(len(added))) || out[i] != (tlog.Hash{}) {
+			if x >= base && x-base < int64(len(added)) {
+				continue
+			}
+			if _, ok := known[x]; ok && x < base {
 				continue
 			}
 			out[i] = got[j]
-			l.cache[x] = got[j]
 			j++
 		}
-		l.cacheMu.Unlock()
 		return out, nil
 	})
 	for i, rec := range records {
 		hs, err := tlog.StoredHashes(n+int64(i), rec, r)
 		if err != nil {
-			return nil, tlog.Hash{}, fmt.Errorf("tree hashes: %w", err)
+			return nil, tlog.Hash{}, nil, treeErr(err)
 		}
 		added = append(added, hs...)
 	}
-	root, err := tlog.TreeHash(n+int64(len(records)), r)
+	size := n + int64(len(records))
+	root, err := tlog.TreeHash(size, r)
 	if err != nil {
-		return nil, tlog.Hash{}, fmt.Errorf("tree hash: %w", err)
+		return nil, tlog.Hash{}, nil, treeErr(err)
+	}
+	fidx := frontierIndexes(size)
+	fh, err := r.ReadHashes(fidx)
+	if err != nil {
+		return nil, tlog.Hash{}, nil, treeErr(err)
+	}
+	next := make(map[int64]tlog.Hash, len(fidx))
+	for i, x := range fidx {
+		next[x] = fh[i]
 	}
 	out := make([][32]byte, len(added))
 	for i := range added {
 		out[i] = added[i]
 	}
-	return out, root, nil
+	return out, root, next, nil
+}
+
+func treeErr(err error) error {
+	if errors.Is(err, errNotCached) {
+		return err
+	}
+	return fmt.Errorf("tree hashes: %w", err)
 }
 
 // Checkpoint is a parsed C2SP tlog checkpoint body.

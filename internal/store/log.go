@@ -114,43 +114,208 @@ func (t *logTx) Append(ctx context.Context, a LogAppend) error {
 	if t.written {
 		return errors.New("store: one Append per transaction")
 	}
+	if err := checkAppend(a); err != nil {
+		return err
+	}
+	s, tx := t.s, t.tx
+	start := t.head.Size
+	newSize := start + int64(len(a.Records))
+	idx, hidx, hval := appendRows(start, a)
+	if s.backend == Postgres {
+		// One round trip; the head row is already locked by this transaction.
+		var n int
+		if err := tx.QueryRowContext(ctx, pgAppendIfHead, newSize, start, t.head.Origin, t.head.VKey,
+			idx, a.Records, hidx, hval, a.Checkpoint).Scan(&n); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+		if n != 1 {
+			return ErrConflict
+		}
+	} else {
+		if err := s.insertAppend(ctx, tx, newSize, idx, hidx, hval, a); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE ledger_head SET size = ?1 WHERE id = 1 AND size = ?2`, newSize, start)
+		if err != nil {
+			return fmt.Errorf("advance head: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrConflict
+		}
+	}
+	t.written = true
+	t.head.Size = newSize
+	return nil
+}
+
+// AppendIfHead appends a at head.Size in one transaction if the log's head
+// is still head (same size, origin and key), and reports whether it did;
+// if another appender moved the head nothing is written. It lets an
+// appender that knows the head (because it made the last append) skip
+// reading it: on PostgreSQL the whole append is a single statement, one
+// round trip; on SQLite one write transaction that updates the head first.
+// Concurrent appenders never fork the log: the head row's conditional
+// update serialises them, and the loser writes nothing.
+func (s *Store) AppendIfHead(ctx context.Context, head LogHead, a LogAppend) (bool, error) {
+	if err := checkAppend(a); err != nil {
+		return false, err
+	}
+	start := head.Size
+	newSize := start + int64(len(a.Records))
+	idx, hidx, hval := appendRows(start, a)
+	if s.backend == Postgres {
+		var n int
+		err := s.db.QueryRowContext(ctx, pgAppendIfHead, newSize, start, head.Origin, head.VKey,
+			idx, a.Records, hidx, hval, a.Checkpoint).Scan(&n)
+		if err != nil {
+			return false, fmt.Errorf("append: %w", err)
+		}
+		return n == 1, nil
+	}
+	st, err := s.appendStmts(ctx)
+	if err != nil {
+		return false, err
+	}
+	moved := false
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, st.head).ExecContext(ctx, newSize, start, head.Origin, head.VKey)
+		if err != nil {
+			return fmt.Errorf("advance head: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			moved = true
+			return errMoved
+		}
+		if len(idx)+len(hidx) > maxRowStmts {
+			return s.insertAppend(ctx, tx, newSize, idx, hidx, hval, a)
+		}
+		// A small append: prepared one-row inserts, no SQL to parse.
+		if err := execRows(ctx, tx.StmtContext(ctx, st.record), idx, a.Records); err != nil {
+			return fmt.Errorf("append records: %w", err)
+		}
+		if err := execRows(ctx, tx.StmtContext(ctx, st.hash), hidx, hval); err != nil {
+			return fmt.Errorf("append hashes: %w", err)
+		}
+		if _, err := tx.StmtContext(ctx, st.checkpoint).ExecContext(ctx, newSize, a.Checkpoint); err != nil {
+			return fmt.Errorf("append checkpoint: %w", err)
+		}
+		return nil
+	})
+	if moved {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+var errMoved = errors.New("store: log head moved")
+
+// maxRowStmts is the largest append (records plus hashes) SQLite writes
+// with prepared one-row statements rather than multi-row inserts.
+const maxRowStmts = 16
+
+// appendStmts are SQLite's prepared statements for AppendIfHead.
+type appendStmts struct {
+	head, record, hash, checkpoint *sql.Stmt
+}
+
+func (a *appendStmts) close() {
+	for _, st := range []*sql.Stmt{a.head, a.record, a.hash, a.checkpoint} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// appendStmts prepares the statements once. It must not be called inside
+// a transaction: preparing takes a connection from the pool.
+func (s *Store) appendStmts(ctx context.Context) (*appendStmts, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts != nil {
+		return s.stmts, nil
+	}
+	a := &appendStmts{}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&a.head, `UPDATE ledger_head SET size = ?1 WHERE id = 1 AND size = ?2 AND origin = ?3 AND vkey = ?4`},
+		{&a.record, `INSERT INTO ledger_records (idx, data) VALUES (?1, ?2)`},
+		{&a.hash, `INSERT INTO ledger_hashes (idx, hash) VALUES (?1, ?2)`},
+		{&a.checkpoint, `INSERT INTO ledger_checkpoints (size, note) VALUES (?1, ?2)`},
+	} {
+		st, err := s.db.PrepareContext(ctx, p.q)
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("prepare append: %w", err)
+		}
+		*p.st = st
+	}
+	s.stmts = a
+	return a, nil
+}
+
+func execRows(ctx context.Context, st *sql.Stmt, keys []int64, vals [][]byte) error {
+	for i := range keys {
+		if _, err := st.ExecContext(ctx, keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pgAppendIfHead is AppendIfHead on PostgreSQL: the inserts happen only
+// if the conditional update of the head row (which takes its row lock)
+// succeeded. $1 new size, $2 old size, $3 origin, $4 key, $5/$6 records,
+// $7/$8 hashes, $9 checkpoint.
+const pgAppendIfHead = `WITH h AS (
+	UPDATE ledger_head SET size = $1 WHERE id = 1 AND size = $2 AND origin = $3 AND vkey = $4 RETURNING size
+), r AS (
+	INSERT INTO ledger_records (idx, data) SELECT t.i, t.d FROM unnest($5::bigint[], $6::bytea[]) AS t(i, d) WHERE EXISTS (SELECT 1 FROM h)
+), x AS (
+	INSERT INTO ledger_hashes (idx, hash) SELECT t.i, t.d FROM unnest($7::bigint[], $8::bytea[]) AS t(i, d) WHERE EXISTS (SELECT 1 FROM h)
+), c AS (
+	INSERT INTO ledger_checkpoints (size, note) SELECT $1, $9::bytea WHERE EXISTS (SELECT 1 FROM h)
+)
+SELECT count(*) FROM h`
+
+func checkAppend(a LogAppend) error {
 	if len(a.Records) == 0 {
 		return errors.New("store: empty append")
 	}
 	if len(a.Checkpoint) == 0 {
 		return errors.New("store: append without a checkpoint")
 	}
-	s, tx := t.s, t.tx
-	start := t.head.Size
-	idx := make([]int64, len(a.Records))
+	return nil
+}
+
+// appendRows returns the record indexes, hash indexes and hash values of a
+// at start.
+func appendRows(start int64, a LogAppend) (idx, hidx []int64, hval [][]byte) {
+	idx = make([]int64, len(a.Records))
 	for i := range idx {
 		idx[i] = start + int64(i)
 	}
-	if err := s.insertPairs(ctx, tx, "ledger_records", "idx", "data", idx, a.Records); err != nil {
-		return fmt.Errorf("append records: %w", err)
-	}
-	hidx := make([]int64, len(a.Hashes))
-	hval := make([][]byte, len(a.Hashes))
+	hidx = make([]int64, len(a.Hashes))
+	hval = make([][]byte, len(a.Hashes))
 	for i := range a.Hashes {
 		hidx[i] = a.FirstHash + int64(i)
 		hval[i] = a.Hashes[i][:]
 	}
+	return idx, hidx, hval
+}
+
+// insertAppend writes a's records, hashes and checkpoint.
+func (s *Store) insertAppend(ctx context.Context, tx *sql.Tx, newSize int64, idx, hidx []int64, hval [][]byte, a LogAppend) error {
+	if err := s.insertPairs(ctx, tx, "ledger_records", "idx", "data", idx, a.Records); err != nil {
+		return fmt.Errorf("append records: %w", err)
+	}
 	if err := s.insertPairs(ctx, tx, "ledger_hashes", "idx", "hash", hidx, hval); err != nil {
 		return fmt.Errorf("append hashes: %w", err)
 	}
-	newSize := start + int64(len(a.Records))
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO ledger_checkpoints (size, note) VALUES ($1, $2)`), newSize, a.Checkpoint); err != nil {
 		return fmt.Errorf("append checkpoint: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, s.q(`UPDATE ledger_head SET size = $1 WHERE id = 1 AND size = $2`), newSize, start)
-	if err != nil {
-		return fmt.Errorf("advance head: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return ErrConflict
-	}
-	t.written = true
-	t.head.Size = newSize
 	return nil
 }
 
@@ -251,12 +416,14 @@ func (s *Store) ScanRecords(ctx context.Context, start, end int64, fn func(idx i
 	return s.scanPairs(ctx, `SELECT idx, data FROM ledger_records WHERE idx >= $1 AND idx < $2 ORDER BY idx`, start, end, fn)
 }
 
-// ScanHashes calls fn for each stored hash with start <= idx < end, in order.
+// ScanHashes calls fn for each stored hash with start <= idx < end, in
+// order. The hash slice is only valid during the call.
 func (s *Store) ScanHashes(ctx context.Context, start, end int64, fn func(idx int64, hash []byte) error) error {
 	return s.scanPairs(ctx, `SELECT idx, hash FROM ledger_hashes WHERE idx >= $1 AND idx < $2 ORDER BY idx`, start, end, fn)
 }
 
-// ScanCheckpoints calls fn for each stored checkpoint in size order.
+// ScanCheckpoints calls fn for each stored checkpoint in size order. The
+// note slice is only valid during the call.
 func (s *Store) ScanCheckpoints(ctx context.Context, fn func(size int64, note []byte) error) error {
 	return s.scanPairs(ctx, `SELECT size, note FROM ledger_checkpoints WHERE size >= $1 AND size < $2 ORDER BY size`, 0, -1, fn)
 }
@@ -276,7 +443,7 @@ func (s *Store) scanPairs(ctx context.Context, query string, start, end int64, f
 		last := start
 		for rows.Next() {
 			var k int64
-			var v []byte
+			var v sql.RawBytes // valid until the next row: fn must copy
 			if err := rows.Scan(&k, &v); err != nil {
 				rows.Close()
 				return err

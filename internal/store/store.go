@@ -51,6 +51,9 @@ type Store struct {
 	// second writer would otherwise spin on SQLITE_BUSY; other processes
 	// are excluded by BEGIN IMMEDIATE and the busy timeout.
 	writeMu sync.Mutex
+
+	stmtMu sync.Mutex
+	stmts  *appendStmts // SQLite append statements, prepared on first use
 }
 
 // Option configures Open.
@@ -182,7 +185,15 @@ func (s *Store) Backend() Backend { return s.backend }
 func (s *Store) String() string { return string(s.backend) + ":" + s.where }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	if s.stmts != nil {
+		s.stmts.close()
+		s.stmts = nil
+	}
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
