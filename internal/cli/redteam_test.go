@@ -42,7 +42,7 @@ func TestRedteamCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Kind != "redteam" || len(doc.Evasion) != 2 || len(doc.Findings) == 0 {
+	if doc.Kind != "robustness" || len(doc.Evasion) != 2 || len(doc.Findings) == 0 {
 		t.Errorf("doc %+v", doc)
 	}
 	for _, e := range doc.Evasion {

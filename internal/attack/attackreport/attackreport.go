@@ -20,20 +20,70 @@ import (
 // SchemaVersion of the JSON document.
 const SchemaVersion = "1.0.0"
 
-// Document is the JSON form of a run.
+// Document is the JSON form of a run. Its kind is "robustness" and its
+// "attacks" list is the robustness evidence format of internal/policy
+// (mlsec policy check --evidence reads it directly); the rest is the full
+// measurement.
 type Document struct {
 	SchemaVersion string       `json:"schema_version"`
 	Kind          string       `json:"kind"`
 	Tool          finding.Tool `json:"tool"`
+	Model         string       `json:"model"`
 	DurationMS    int64        `json:"duration_ms"`
+	// Attacks summarises each attack for policies.
+	Attacks []AttackSummary `json:"attacks"`
 	*redteam.Result
 	Summary finding.Summary `json:"summary"`
+}
+
+// AttackSummary is one attack's headline number. SuccessRate is, for evasion,
+// the success rate at the judged ε; for membership inference the best
+// balanced accuracy over thresholds (0.5 + advantage/2, 0.5 is guessing);
+// for extraction the best surrogate's fidelity.
+type AttackSummary struct {
+	Name           string   `json:"name"`
+	Kind           string   `json:"kind"` // evasion, membership-inference, extraction
+	SuccessRate    float64  `json:"success_rate"`
+	CleanAccuracy  *float64 `json:"clean_accuracy,omitempty"`
+	RobustAccuracy *float64 `json:"robust_accuracy,omitempty"`
+	Queries        int64    `json:"queries,omitempty"`
+	Epsilon        *float64 `json:"epsilon,omitempty"`
+	AUC            *float64 `json:"auc,omitempty"`
+}
+
+func summaries(r *redteam.Result) []AttackSummary {
+	out := []AttackSummary{}
+	ca := r.CleanAccuracy
+	for _, e := range r.Evasion {
+		s := AttackSummary{Name: e.Attack, Kind: "evasion", Queries: e.TotalQueries, CleanAccuracy: &ca}
+		for i := range e.AtEps {
+			if e.AtEps[i].Eps <= r.Config.Thresholds.EvasionEps*(1+1e-12) {
+				a := e.AtEps[i]
+				s.SuccessRate, s.RobustAccuracy, s.Epsilon = a.SuccessRate, &a.RobustAccuracy, &a.Eps
+			}
+		}
+		out = append(out, s)
+	}
+	if m := r.Membership; m != nil {
+		for _, a := range m.Attacks {
+			auc := a.AUC
+			out = append(out, AttackSummary{Name: "membership-" + a.Attack, Kind: "membership-inference",
+				SuccessRate: 0.5 + a.Advantage/2, Queries: m.Queries, AUC: &auc})
+		}
+	}
+	if x := r.Extraction; x != nil && len(x.Points) > 0 {
+		b := x.Best()
+		out = append(out, AttackSummary{Name: "extraction-" + b.Surrogate + "-" + b.Source, Kind: "extraction",
+			SuccessRate: b.Fidelity, Queries: int64(b.Queries)})
+	}
+	return out
 }
 
 // JSON writes the document.
 func JSON(w io.Writer, r *redteam.Result, tool finding.Tool) error {
 	rep := r.Report(tool)
-	doc := Document{SchemaVersion: SchemaVersion, Kind: "redteam", Tool: tool, DurationMS: r.Duration.Milliseconds(), Result: r, Summary: rep.Summary}
+	doc := Document{SchemaVersion: SchemaVersion, Kind: "robustness", Tool: tool, Model: r.Target, DurationMS: r.Duration.Milliseconds(),
+		Attacks: summaries(r), Result: r, Summary: rep.Summary}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)

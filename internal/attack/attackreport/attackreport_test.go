@@ -14,6 +14,7 @@ import (
 	"github.com/mlsec/mlsec/internal/attack/membership"
 	"github.com/mlsec/mlsec/internal/attack/redteam"
 	"github.com/mlsec/mlsec/internal/finding"
+	"github.com/mlsec/mlsec/internal/policy"
 	"github.com/mlsec/mlsec/internal/report/reporttest"
 )
 
@@ -85,6 +86,14 @@ func TestJSON(t *testing.T) {
 		}
 	}
 	reporttest.Golden(t, "report.json", b.Bytes())
+	// The policy gate reads the document as robustness evidence.
+	ev, err := policy.ParseEvidence(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != policy.KindRobustness || len(ev.Robustness.Attacks) != 4 {
+		t.Errorf("policy evidence %+v", ev.Robustness)
+	}
 }
 
 func TestHTML(t *testing.T) {
