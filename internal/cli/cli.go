@@ -165,6 +165,7 @@ else $XDG_CONFIG_HOME/mlsec/mlsec.yaml), then defaults.`,
 	root.AddCommand(newServerCmd(g), newPushCmd(g))
 	root.AddCommand(newBOMCmd(g))
 	root.AddCommand(newRedteamCmd(g))
+	root.AddCommand(newGatewayCmd(g))
 	return root
 }
 

@@ -71,6 +71,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now replaces time.Now for key expiry (tests).
 	Now func() time.Time
+	// Adjust, when set, edits every configuration Open and Reload read
+	// (command-line overrides such as --listen and --redis).
+	Adjust func(*Config)
 }
 
 // Gateway is an http.Handler. Create it with New, serve it, Close it.
@@ -210,6 +213,9 @@ func Open(ctx context.Context, path string, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Adjust != nil {
+		opts.Adjust(cfg)
+	}
 	g, err := New(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
@@ -242,6 +248,9 @@ func (g *Gateway) Reload() error {
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("error").Inc()
 		return err
+	}
+	if g.opts.Adjust != nil {
+		g.opts.Adjust(cfg)
 	}
 	return g.Apply(cfg)
 }
