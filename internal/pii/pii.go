@@ -66,6 +66,9 @@ type detector struct {
 	valid func(text string, start, end int) bool
 	// span, when set, replaces valid and may shorten a greedy match.
 	span func(text string, start, end int) (int, bool)
+	// win, when set, confines the regexp to the maximal runs of bytes the
+	// pattern can match at all (see window).
+	win *window
 }
 
 func (d *detector) check(text string, s, e int) (int, bool) {
@@ -93,16 +96,140 @@ var (
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 
 var detectors = []detector{
-	{kind: Email, re: reEmail, need: func(s string) bool { return strings.IndexByte(s, '@') >= 0 }, valid: validEmail},
-	{kind: CreditCard, re: reCard, need: hasDigit, valid: validCard},
-	{kind: IBAN, re: reIBAN, need: hasDigit, span: spanIBAN},
-	{kind: USSSN, re: reSSN, need: func(s string) bool { return strings.IndexByte(s, '-') >= 0 }, valid: validSSN},
-	{kind: UKNINO, re: reNINO, need: hasDigit, valid: validNINO},
-	{kind: Aadhaar, re: reAadh, need: hasDigit, valid: validAadhaar},
-	{kind: SpanishID, re: reDNI, need: hasDigit, valid: validDNI},
-	{kind: Phone, re: rePhone, need: hasDigit, span: spanPhone},
-	{kind: IPAddress, re: reIPv4, need: func(s string) bool { return strings.IndexByte(s, '.') >= 0 }, valid: validIPv4},
-	{kind: IPAddress, re: reIPv6, need: func(s string) bool { return strings.Count(s, ":") >= 3 }, valid: validIPv6},
+	{kind: Email, re: reEmail, need: func(s string) bool { return strings.IndexByte(s, '@') >= 0 }, valid: validEmail,
+		win: newWindow("A-Za-z0-9._%+\\-@", '@', func(r run) bool { return r.special > 0 && r.n >= 6 })},
+	{kind: CreditCard, re: reCard, need: hasDigit, valid: validCard,
+		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 13 })},
+	{kind: IBAN, re: reIBAN, need: hasDigit, span: spanIBAN,
+		win: newWindow("A-Z0-9 ", 0, func(r run) bool { return r.upper >= 2 && r.digits >= 2 && r.upper+r.digits >= 15 })},
+	{kind: USSSN, re: reSSN, need: func(s string) bool { return strings.IndexByte(s, '-') >= 0 }, valid: validSSN,
+		win: newWindow("0-9\\-", '-', func(r run) bool { return r.special >= 2 && r.digits >= 9 })},
+	{kind: UKNINO, re: reNINO, need: hasDigit, valid: validNINO,
+		win: newWindow("A-Z0-9 ", 0, func(r run) bool { return r.upper >= 3 && r.digits >= 6 })},
+	{kind: Aadhaar, re: reAadh, need: hasDigit, valid: validAadhaar,
+		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 12 && r.n >= 14 })},
+	{kind: SpanishID, re: reDNI, need: hasDigit, valid: validDNI,
+		win: newWindow("A-Z0-9\\-", 0, func(r run) bool { return r.upper >= 1 && r.digits >= 7 })},
+	// A phone match needs a "+" (first form) or a "[2-9]dd[.-]dddd" tail
+	// (second form), and the span check wants at least 8 digits.
+	{kind: Phone, re: rePhone, need: hasDigit, span: spanPhone,
+		win: newWindow("0-9 .\\-()+", '+', func(r run) bool { return r.digits >= 8 && (r.special > 0 || phoneTail(r.s)) })},
+	{kind: IPAddress, re: reIPv4, need: func(s string) bool { return strings.IndexByte(s, '.') >= 0 }, valid: validIPv4,
+		win: newWindow("0-9.", '.', func(r run) bool { return r.special >= 3 && r.digits >= 4 })},
+	{kind: IPAddress, re: reIPv6, need: func(s string) bool { return strings.Count(s, ":") >= 3 }, valid: validIPv6,
+		win: newWindow("0-9A-Fa-f:", ':', func(r run) bool { return r.special >= 3 })},
+}
+
+// window is a cheap, exact pre-filter for a detector's regexp. None of the
+// patterns has anchors or word boundaries, and each can only match bytes of
+// one ASCII class, so every match lies inside one maximal run of bytes of
+// that class, and the leftmost-first matches the regexp finds in the whole
+// text are exactly those it finds in each run on its own. Runs that cannot
+// hold a match (too few digits, no "@", ...) are skipped without running the
+// regexp; on large numeric outputs that is nearly all of them.
+type window struct {
+	class   [256]bool
+	special byte // counted in run.special; if also anchor, runs are found from it
+	anchor  bool
+	ok      func(run) bool
+}
+
+// run is one maximal run of class bytes and what it contains.
+type run struct {
+	s                         string
+	n, digits, upper, special int
+}
+
+// newWindow builds a window from a character-class body in regexp syntax
+// limited to ranges, single bytes and "\\-".
+func newWindow(class string, special byte, ok func(run) bool) *window {
+	w := &window{special: special, anchor: special == '@', ok: ok}
+	b := strings.ReplaceAll(class, `\-`, "\x00")
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == 0 {
+			c = '-'
+		}
+		if i+2 < len(b) && b[i+1] == '-' {
+			for x := int(c); x <= int(b[i+2]); x++ {
+				w.class[x] = true
+			}
+			i += 2
+			continue
+		}
+		w.class[c] = true
+	}
+	return w
+}
+
+// runs calls f with the start and end of every run that may hold a match.
+func (w *window) runs(text string, f func(s, e int)) {
+	i := 0
+	for i < len(text) {
+		if w.anchor {
+			k := strings.IndexByte(text[i:], w.special)
+			if k < 0 {
+				return
+			}
+			k += i
+			for k > i && w.class[text[k-1]] {
+				k--
+			}
+			i = k
+		} else if !w.class[text[i]] {
+			i++
+			continue
+		}
+		r := run{}
+		j := i
+		for ; j < len(text); j++ {
+			c := text[j]
+			if !w.class[c] {
+				break
+			}
+			switch {
+			case isDigit(c):
+				r.digits++
+			case c >= 'A' && c <= 'Z':
+				r.upper++
+			case c == w.special:
+				r.special++
+			}
+		}
+		r.s, r.n = text[i:j], j-i
+		if w.ok(r) {
+			f(i, j)
+		}
+		i = j
+	}
+}
+
+// phoneTail reports whether s contains "[2-9][0-9]{2}[.-][0-9]{4}", the end
+// of the North American form.
+func phoneTail(s string) bool {
+	for i := 0; i+8 <= len(s); i++ {
+		if s[i] >= '2' && s[i] <= '9' && isDigit(s[i+1]) && isDigit(s[i+2]) && (s[i+3] == '.' || s[i+3] == '-') &&
+			isDigit(s[i+4]) && isDigit(s[i+5]) && isDigit(s[i+6]) && isDigit(s[i+7]) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches calls f with every match of the detector's regexp in text, in
+// order, exactly as FindAllStringIndex over the whole text would.
+func (d *detector) matches(text string, f func(s, e int)) {
+	if d.win == nil {
+		for _, loc := range d.re.FindAllStringIndex(text, -1) {
+			f(loc[0], loc[1])
+		}
+		return
+	}
+	d.win.runs(text, func(s, e int) {
+		for _, loc := range d.re.FindAllStringIndex(text[s:e], -1) {
+			f(s+loc[0], s+loc[1])
+		}
+	})
 }
 
 // Find returns the personal data in text, ordered by position. Overlapping
@@ -122,14 +249,13 @@ func Find(text string) []Match {
 		if !d.need(text) {
 			continue
 		}
-		for _, loc := range d.re.FindAllStringIndex(text, -1) {
-			s, e := loc[0], loc[1]
+		d.matches(text, func(s, e int) {
 			e, ok := d.check(text, s, e)
 			if !ok || taken(s, e) {
-				continue
+				return
 			}
 			out = append(out, Match{Kind: d.kind, Start: s, End: e})
-		}
+		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
