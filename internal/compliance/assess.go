@@ -94,7 +94,7 @@ func (c *Catalogue) Assess(fwID string, in *policy.Input, d *policy.Decision) (*
 		}
 		return false
 	}
-	findings := append(append([]policy.ScanFinding(nil), in.Scan.Findings...), in.Fairness.Findings...)
+	findings := append(append(append([]policy.ScanFinding(nil), in.Scan.Findings...), in.Fairness.Findings...), in.Robustness.Findings...)
 	for _, ctl := range fw.Controls {
 		r := ControlResult{Control: ctl, Evidence: []EvidenceItem{}, Missing: []string{}, Violations: []policy.Violation{},
 			Waived: []policy.Violation{}, Findings: []policy.ScanFinding{}}

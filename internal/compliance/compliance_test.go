@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/mlsec/mlsec/internal/attack" // registers MLS-ADV-*
 	"github.com/mlsec/mlsec/internal/compliance"
 	_ "github.com/mlsec/mlsec/internal/fairness" // registers MLS-FAIR-*
 	"github.com/mlsec/mlsec/internal/finding"

@@ -72,7 +72,8 @@ type Evidence struct {
 
 // ParseEvidence recognises an evidence file by its content: an mlsec scan
 // report (JSON), an 'mlsec verify --format json' result, a CycloneDX BOM
-// (JSON), an mlsec fairness report (JSON) or a robustness report.
+// (JSON), an mlsec fairness report (JSON), an 'mlsec redteam --format json'
+// report or a robustness report (RobustnessReport).
 func ParseEvidence(data []byte) (*Evidence, error) {
 	if len(data) > MaxEvidenceSize {
 		return nil, fmt.Errorf("evidence file larger than %d bytes", MaxEvidenceSize)
@@ -95,6 +96,9 @@ func ParseEvidence(data []byte) (*Evidence, error) {
 		return &Evidence{Kind: KindFairness, Fairness: f}, err
 	case str("kind") == "robustness":
 		r, err := parseRobustness(data)
+		return &Evidence{Kind: KindRobustness, Robustness: r}, err
+	case str("kind") == "redteam":
+		r, err := parseRedteam(data)
 		return &Evidence{Kind: KindRobustness, Robustness: r}, err
 	case probe["artifacts"] != nil && probe["summary"] != nil:
 		var rep finding.Report
@@ -363,5 +367,90 @@ func parseRobustness(data []byte) (*RobustnessEvidence, error) {
 	if r.Attacks == nil {
 		r.Attacks = []RobustnessAttack{}
 	}
-	return &RobustnessEvidence{Present: true, Attacks: r.Attacks}, nil
+	return &RobustnessEvidence{Present: true, Attacks: r.Attacks, Findings: []ScanFinding{}}, nil
+}
+
+// parseRedteam reads an 'mlsec redteam --format json' report as robustness
+// evidence: each evasion attack at the judged ε (its success rate and
+// accuracy under attack), each membership-inference attack with its
+// advantage (TPR − FPR) as success rate, and the best extraction
+// surrogate with its fidelity as success rate.
+func parseRedteam(data []byte) (*RobustnessEvidence, error) {
+	var doc struct {
+		SchemaVersion string   `json:"schema_version"`
+		CleanAccuracy *float64 `json:"clean_accuracy"`
+		Settings      struct {
+			Thresholds struct {
+				EvasionEps float64 `json:"evasion_eps"`
+			} `json:"thresholds"`
+		} `json:"settings"`
+		Evasion []struct {
+			Attack       string  `json:"attack"`
+			SuccessRate  float64 `json:"success_rate"`
+			TotalQueries int64   `json:"total_queries"`
+			AtEps        []struct {
+				Eps            float64 `json:"eps"`
+				SuccessRate    float64 `json:"success_rate"`
+				RobustAccuracy float64 `json:"robust_accuracy"`
+			} `json:"at_eps"`
+		} `json:"evasion"`
+		Membership *struct {
+			Queries int64 `json:"queries"`
+			Attacks []struct {
+				Attack    string  `json:"attack"`
+				Advantage float64 `json:"advantage"`
+			} `json:"attacks"`
+		} `json:"membership"`
+		Extraction *struct {
+			Points []struct {
+				Surrogate string  `json:"surrogate"`
+				Queries   int64   `json:"queries"`
+				Fidelity  float64 `json:"fidelity"`
+			} `json:"points"`
+		} `json:"extraction"`
+		Findings []finding.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("redteam report: %w", err)
+	}
+	if !strings.HasPrefix(doc.SchemaVersion, "1.") {
+		return nil, fmt.Errorf("redteam report: schema_version %q (want 1.x)", doc.SchemaVersion)
+	}
+	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+	r := &RobustnessEvidence{Present: true, Attacks: []RobustnessAttack{}, Findings: []ScanFinding{}}
+	for _, e := range doc.Evasion {
+		a := RobustnessAttack{Name: e.Attack, Kind: "evasion", SuccessRate: clamp(e.SuccessRate), CleanAccuracy: doc.CleanAccuracy, Queries: e.TotalQueries}
+		judged := -1
+		for i, p := range e.AtEps {
+			if p.Eps == doc.Settings.Thresholds.EvasionEps || (doc.Settings.Thresholds.EvasionEps == 0 && (judged < 0 || p.Eps > e.AtEps[judged].Eps)) {
+				judged = i
+			}
+		}
+		if judged >= 0 {
+			p := e.AtEps[judged]
+			eps, ra := p.Eps, p.RobustAccuracy
+			a.SuccessRate, a.RobustAccuracy, a.Epsilon = clamp(p.SuccessRate), &ra, &eps
+		}
+		r.Attacks = append(r.Attacks, a)
+	}
+	if m := doc.Membership; m != nil {
+		for _, x := range m.Attacks {
+			r.Attacks = append(r.Attacks, RobustnessAttack{Name: "membership-" + x.Attack, Kind: "membership-inference",
+				SuccessRate: clamp(x.Advantage), Queries: m.Queries})
+		}
+	}
+	if x := doc.Extraction; x != nil && len(x.Points) > 0 {
+		best := x.Points[0]
+		for _, p := range x.Points[1:] {
+			if p.Fidelity > best.Fidelity {
+				best = p
+			}
+		}
+		r.Attacks = append(r.Attacks, RobustnessAttack{Name: "extraction-" + best.Surrogate, Kind: "extraction",
+			SuccessRate: clamp(best.Fidelity), Queries: best.Queries})
+	}
+	for _, f := range doc.Findings {
+		r.Findings = append(r.Findings, flatFinding(f))
+	}
+	return r, nil
 }

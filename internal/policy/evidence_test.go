@@ -50,6 +50,21 @@ func TestParseEvidence(t *testing.T) {
 				t.Errorf("attacks %+v", e.Robustness.Attacks)
 			}
 		}},
+		{"redteam", readEvidence(t, "redteam.json"), policy.KindRobustness, func(t *testing.T, e *policy.Evidence) {
+			kinds := map[string]int{}
+			for _, a := range e.Robustness.Attacks {
+				kinds[a.Kind]++
+			}
+			if kinds["evasion"] == 0 || kinds["membership-inference"] == 0 || kinds["extraction"] != 1 {
+				t.Errorf("attacks %+v", e.Robustness.Attacks)
+			}
+			if a := e.Robustness.Attacks[0]; a.Epsilon == nil || *a.Epsilon != 0.1 || a.SuccessRate != 0.75 || a.RobustAccuracy == nil {
+				t.Errorf("evasion judged at the report's ε 0.1: %+v", a)
+			}
+			if len(e.Robustness.Findings) == 0 {
+				t.Error("the red-team findings are dropped")
+			}
+		}},
 		{"verify", readEvidence(t, "verify.json"), policy.KindSignature, func(t *testing.T, e *policy.Evidence) {
 			if e.Signature.Verified || e.Signature.Error == nil || e.Signature.Error.Kind != "modified" {
 				t.Errorf("verify result %+v", e.Signature)
@@ -100,7 +115,7 @@ func deepComponents(n int) string {
 }
 
 func FuzzParseEvidence(f *testing.F) {
-	for _, n := range []string{"bom.cdx.json", "fairness.json", "robustness.json", "verify.json"} {
+	for _, n := range []string{"bom.cdx.json", "fairness.json", "robustness.json", "verify.json", "redteam.json"} {
 		f.Add(readEvidence(f, n))
 	}
 	scanJSON, _ := json.Marshal(reporttest.Sample())

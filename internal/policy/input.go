@@ -205,4 +205,6 @@ type FairnessDisparity struct {
 type RobustnessEvidence struct {
 	Present bool               `json:"present"`
 	Attacks []RobustnessAttack `json:"attacks"`
+	// Findings are the red-team report's findings (MLS-ADV-*).
+	Findings []ScanFinding `json:"findings"`
 }

@@ -23,7 +23,13 @@ default_config := {
 	"fairness": {"min_disparate_impact": 0.8},
 	# MLS-POL-009: the highest acceptable attack success rate and the lowest
 	# acceptable accuracy under attack.
-	"robustness": {"max_attack_success_rate": 0.2, "min_robust_accuracy": 0.5},
+	# max_success_rate overrides the limit per attack kind: an extraction
+	# "succeeds" with the surrogate's fidelity, cloned at 0.9.
+	"robustness": {
+		"max_attack_success_rate": 0.2,
+		"max_success_rate": {"extraction": 0.9},
+		"min_robust_accuracy": 0.5,
+	},
 }
 
 default user_config := {}
