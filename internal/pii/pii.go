@@ -69,6 +69,8 @@ type detector struct {
 	// win, when set, confines the regexp to the maximal runs of bytes the
 	// pattern can match at all (see window).
 	win *window
+	// inRun, when set, replaces the regexp search inside a run.
+	inRun func(text string, s, e int, f func(s, e int))
 }
 
 func (d *detector) check(text string, s, e int) (int, bool) {
@@ -112,7 +114,7 @@ var detectors = []detector{
 		win: newWindow("A-Z0-9\\-", 0, func(r run) bool { return r.upper >= 1 && r.digits >= 7 })},
 	// A phone match needs a "+" (first form) or a "[2-9]dd[.-]dddd" tail
 	// (second form), and the span check wants at least 8 digits.
-	{kind: Phone, re: rePhone, need: hasDigit, span: spanPhone,
+	{kind: Phone, re: rePhone, need: hasDigit, span: spanPhone, inRun: phoneMatches,
 		win: newWindow("0-9 .\\-()+", '+', func(r run) bool { return r.digits >= 8 && (r.special > 0 || phoneTail(r.s)) })},
 	{kind: IPAddress, re: reIPv4, need: func(s string) bool { return strings.IndexByte(s, '.') >= 0 }, valid: validIPv4,
 		win: newWindow("0-9.", '.', func(r run) bool { return r.special >= 3 && r.digits >= 4 })},
@@ -204,6 +206,40 @@ func (w *window) runs(text string, f func(s, e int)) {
 	}
 }
 
+// rePhoneAt is rePhone anchored at the start of its input; phoneMaxLen is
+// at least the longest text rePhone can match (53 bytes).
+var rePhoneAt = regexp.MustCompile(`^(?:` + rePhone.String() + `)`)
+
+const phoneMaxLen = 64
+
+// phoneMatches finds rePhone's matches in text[s:e] as FindAllStringIndex
+// would, but tries the regexp only where a match can begin: at a "+" (first
+// form) or 4 to 6 bytes before a "[2-9]dd[.-]dddd" tail (second form, whose
+// "(ddd) " or "ddd-" head is 4 to 6 bytes long). Numeric tables have many
+// digits and dots but few such places.
+func phoneMatches(text string, s, e int, f func(s, e int)) {
+	tailAt := func(t int) bool { return t >= s && t+8 <= e && phoneTail(text[t:t+8]) }
+	for p := s; p < e; {
+		c := -1
+		for i := p; i < e; i++ {
+			if text[i] == '+' || tailAt(i+4) || tailAt(i+5) || tailAt(i+6) {
+				c = i
+				break
+			}
+		}
+		if c < 0 {
+			return
+		}
+		loc := rePhoneAt.FindStringIndex(text[c:min(c+phoneMaxLen, e)])
+		if loc == nil {
+			p = c + 1
+			continue
+		}
+		f(c, c+loc[1])
+		p = c + loc[1]
+	}
+}
+
 // phoneTail reports whether s contains "[2-9][0-9]{2}[.-][0-9]{4}", the end
 // of the North American form.
 func phoneTail(s string) bool {
@@ -226,6 +262,10 @@ func (d *detector) matches(text string, f func(s, e int)) {
 		return
 	}
 	d.win.runs(text, func(s, e int) {
+		if d.inRun != nil {
+			d.inRun(text, s, e, f)
+			return
+		}
 		for _, loc := range d.re.FindAllStringIndex(text[s:e], -1) {
 			f(s+loc[0], s+loc[1])
 		}
