@@ -141,3 +141,37 @@ func TestCanonicalKeyOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two ledgers on one store (as two processes would be) take turns: each
+// append after the other's finds its remembered head stale, writes
+// nothing on the fast path and appends under the lock instead.
+func TestAppendInterleavedLedgers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := newLedger(t, b)
+		l2, err := ledger.Open(ctx, f.st, ledger.WithSignerKey(f.skey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 30; i++ {
+			l := f.l
+			if i%3 == 1 {
+				l = l2
+			}
+			batch := []ledger.Event{event(i)}
+			if i%5 == 0 {
+				batch = append(batch, event(i), event(i))
+			}
+			if _, err := l.AppendBatch(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := f.l.Verify(ctx, f.vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Size != 42 || res.Checkpoints != 30 {
+			t.Fatalf("size %d, checkpoints %d", res.Size, res.Checkpoints)
+		}
+	})
+}

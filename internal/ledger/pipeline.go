@@ -289,24 +289,24 @@ func (s *hashStream) next(x int64) (h tlog.Hash, ok bool) {
 	return s.cur[x-s.pos], true
 }
 
-// drain reads the rest of the stream and returns how many hashes were
-// stored beyond the last one asked for, the first missing or malformed
+// drain reads the rest of the stream and returns how many hashes are
+// stored beyond the first asked ones, the first missing or malformed
 // index (or -1), and the read error if any.
 func (s *hashStream) drain(asked int64) (extra, gap int64, err error) {
-	extra = max(s.pos+int64(len(s.cur))-asked, 0)
+	total := s.pos + int64(len(s.cur))
 	for !s.eof {
 		page, more := <-s.pages
 		if !more {
 			s.eof = true
 			break
 		}
-		extra += int64(len(page))
+		total += int64(len(page))
 		s.free <- page[:0]
 	}
 	if s.err != nil {
 		return 0, 0, s.err
 	}
-	return extra, s.gap, nil
+	return max(total-asked, 0), s.gap, nil
 }
 
 // close stops the reader and waits for it.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -272,6 +273,10 @@ func TestVerifyTamperManyPages(t *testing.T) {
 		{"delete rows", func(t *testing.T, db *sql.DB, f *fixture) {
 			sqlExec(t, db, f.dsn, `DELETE FROM ledger_records WHERE idx >= 1000 AND idx < 1100`)
 		}, 1000, ledger.ProblemMissing},
+		{"delete last row", func(t *testing.T, db *sql.DB, f *fixture) {
+			// Record 2999 adds its leaf hash and 3 interior ones (2999 ends in binary 0111).
+			sqlExec(t, db, f.dsn, `DELETE FROM ledger_records WHERE idx = 2999`)
+		}, 2999, ledger.ProblemMissing},
 	}
 	for _, b := range storetest.Backends {
 		t.Run(string(b), func(t *testing.T) {
@@ -305,6 +310,9 @@ func TestVerifyTamperManyPages(t *testing.T) {
 						}
 						if p := res.Problems[0]; p.Index != tc.first || p.Kind != tc.kind {
 							t.Fatalf("first problem %v, want index %d kind %s (all: %v)", p, tc.first, tc.kind, res.Problems)
+						}
+						if tc.name == "delete last row" && !strings.Contains(fmt.Sprint(res.Problems), "4 stored hashes beyond the records") {
+							t.Fatalf("extra stored hashes not reported: %v", res.Problems)
 						}
 					})
 				})

@@ -98,3 +98,87 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendIfHead(t *testing.T) {
+	for _, b := range storetest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, err := store.Open(ctx, storetest.DSN(t, b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.InitLog(ctx, "o", "k"); err != nil {
+				t.Fatal(err)
+			}
+			head := store.LogHead{Size: 0, Origin: "o", VKey: "k"}
+			one := func(rec string, firstHash int64, nh int) store.LogAppend {
+				a := store.LogAppend{Records: [][]byte{[]byte(rec)}, FirstHash: firstHash, Checkpoint: []byte("cp " + rec)}
+				for i := 0; i < nh; i++ {
+					a.Hashes = append(a.Hashes, [32]byte{byte(firstHash) + byte(i)})
+				}
+				return a
+			}
+			if ok, err := s.AppendIfHead(ctx, head, one("a", 0, 1)); !ok || err != nil {
+				t.Fatalf("first append: %v %v", ok, err)
+			}
+			// A stale head, or another key, writes nothing.
+			for _, h := range []store.LogHead{head, {Size: 1, Origin: "o", VKey: "other"}, {Size: 1, Origin: "p", VKey: "k"}} {
+				if ok, err := s.AppendIfHead(ctx, h, one("b", 1, 2)); ok || err != nil {
+					t.Fatalf("append at %+v: %v %v", h, ok, err)
+				}
+			}
+			if h, _ := s.Head(ctx); h.Size != 1 {
+				t.Fatalf("head %d", h.Size)
+			}
+			if _, err := s.Record(ctx, 1); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("record written by a refused append: %v", err)
+			}
+			if _, err := s.Checkpoint(ctx, 2); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("checkpoint written by a refused append: %v", err)
+			}
+			// Concurrent appenders at the same head: exactly one wins.
+			const racers = 8
+			wins := make(chan bool, racers)
+			for i := 0; i < racers; i++ {
+				go func() {
+					ok, err := s.AppendIfHead(ctx, store.LogHead{Size: 1, Origin: "o", VKey: "k"}, one("b", 1, 2))
+					if err != nil {
+						t.Error(err)
+					}
+					wins <- ok
+				}()
+			}
+			n := 0
+			for i := 0; i < racers; i++ {
+				if <-wins {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d concurrent appends at one head succeeded", n)
+			}
+			// A large append (multi-row inserts).
+			big := store.LogAppend{FirstHash: 3, Checkpoint: []byte("cp big")}
+			for i := 0; i < 40; i++ {
+				big.Records = append(big.Records, []byte{byte(i)})
+				big.Hashes = append(big.Hashes, [32]byte{byte(i)}, [32]byte{byte(i)})
+			}
+			if ok, err := s.AppendIfHead(ctx, store.LogHead{Size: 2, Origin: "o", VKey: "k"}, big); !ok || err != nil {
+				t.Fatalf("big append: %v %v", ok, err)
+			}
+			hs, err := s.ReadHashes(ctx, []int64{0, 1, 2, 3, 82})
+			if err != nil || hs[1][0] != 1 || hs[2][0] != 2 || hs[4][0] != 39 {
+				t.Fatalf("hashes %v %v", hs, err)
+			}
+			var got []string
+			if err := s.ScanRecords(ctx, 0, -1, func(_ int64, d []byte) error { got = append(got, string(d)); return nil }); err != nil || len(got) != 42 || got[1] != "b" {
+				t.Fatalf("records %q %v", got, err)
+			}
+			if n, cp, err := s.LatestCheckpoint(ctx); err != nil || n != 42 || string(cp) != "cp big" {
+				t.Fatalf("checkpoint %d %q %v", n, cp, err)
+			}
+		})
+	}
+}
