@@ -44,6 +44,8 @@ type RobustnessReport struct {
 	Kind          string             `json:"kind"`
 	Model         string             `json:"model,omitempty"`
 	Attacks       []RobustnessAttack `json:"attacks"`
+	// Findings, optional, are the tool's findings (MLS-ADV-* from mlsec redteam).
+	Findings []finding.Finding `json:"findings,omitempty"`
 }
 
 // RobustnessAttack is one attack's outcome.
@@ -367,7 +369,11 @@ func parseRobustness(data []byte) (*RobustnessEvidence, error) {
 	if r.Attacks == nil {
 		r.Attacks = []RobustnessAttack{}
 	}
-	return &RobustnessEvidence{Present: true, Attacks: r.Attacks, Findings: []ScanFinding{}}, nil
+	ev := &RobustnessEvidence{Present: true, Attacks: r.Attacks, Findings: []ScanFinding{}}
+	for _, f := range r.Findings {
+		ev.Findings = append(ev.Findings, flatFinding(f))
+	}
+	return ev, nil
 }
 
 // parseRedteam reads an 'mlsec redteam --format json' report as robustness

@@ -65,6 +65,11 @@ func TestParseEvidence(t *testing.T) {
 				t.Error("the red-team findings are dropped")
 			}
 		}},
+		{"redteam robustness document", readEvidence(t, "redteam-robustness.json"), policy.KindRobustness, func(t *testing.T, e *policy.Evidence) {
+			if len(e.Robustness.Attacks) < 3 || len(e.Robustness.Findings) == 0 {
+				t.Errorf("mlsec redteam's robustness document: %+v", e.Robustness)
+			}
+		}},
 		{"verify", readEvidence(t, "verify.json"), policy.KindSignature, func(t *testing.T, e *policy.Evidence) {
 			if e.Signature.Verified || e.Signature.Error == nil || e.Signature.Error.Kind != "modified" {
 				t.Errorf("verify result %+v", e.Signature)
@@ -115,7 +120,7 @@ func deepComponents(n int) string {
 }
 
 func FuzzParseEvidence(f *testing.F) {
-	for _, n := range []string{"bom.cdx.json", "fairness.json", "robustness.json", "verify.json", "redteam.json"} {
+	for _, n := range []string{"bom.cdx.json", "fairness.json", "robustness.json", "verify.json", "redteam.json", "redteam-robustness.json"} {
 		f.Add(readEvidence(f, n))
 	}
 	scanJSON, _ := json.Marshal(reporttest.Sample())
