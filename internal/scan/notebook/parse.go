@@ -171,6 +171,8 @@ type parser struct {
 	nb    Notebook
 	cells int
 	fn    func(*Cell) error
+	// buf is reused by text to join a multiline string's pieces.
+	buf []byte
 }
 
 // Parse streams a notebook (nbformat 4, or 3 with worksheets) and calls fn
@@ -498,7 +500,8 @@ func (p *parser) text(ptr, mime string, ansi bool) (*Text, error) {
 		return nil, p.skip()
 	}
 	t := &Text{Pointer: ptr, MIME: mime}
-	var buf []byte
+	buf := p.buf[:0]
+	defer func() { p.buf = buf[:0] }()
 	add := func() error {
 		v, err := p.dec.ReadValue()
 		if err != nil {
