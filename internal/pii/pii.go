@@ -11,7 +11,6 @@ package pii
 import (
 	"net/netip"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -101,7 +100,7 @@ var detectors = []detector{
 	{kind: Email, re: reEmail, need: func(s string) bool { return strings.IndexByte(s, '@') >= 0 }, valid: validEmail,
 		win: newWindow("A-Za-z0-9._%+\\-@", '@', func(r run) bool { return r.special > 0 && r.n >= 6 })},
 	{kind: CreditCard, re: reCard, need: hasDigit, valid: validCard,
-		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 13 })},
+		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 13 && digitChain(r.s) >= 13 })},
 	{kind: IBAN, re: reIBAN, need: hasDigit, span: spanIBAN,
 		win: newWindow("A-Z0-9 ", 0, func(r run) bool { return r.upper >= 2 && r.digits >= 2 && r.upper+r.digits >= 15 })},
 	{kind: USSSN, re: reSSN, need: func(s string) bool { return strings.IndexByte(s, '-') >= 0 }, valid: validSSN,
@@ -109,7 +108,7 @@ var detectors = []detector{
 	{kind: UKNINO, re: reNINO, need: hasDigit, valid: validNINO,
 		win: newWindow("A-Z0-9 ", 0, func(r run) bool { return r.upper >= 3 && r.digits >= 6 })},
 	{kind: Aadhaar, re: reAadh, need: hasDigit, valid: validAadhaar,
-		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 12 && r.n >= 14 })},
+		win: newWindow("0-9 \\-", 0, func(r run) bool { return r.digits >= 12 && r.n >= 14 && digitChain(r.s) >= 12 })},
 	{kind: SpanishID, re: reDNI, need: hasDigit, valid: validDNI,
 		win: newWindow("A-Z0-9\\-", 0, func(r run) bool { return r.upper >= 1 && r.digits >= 7 })},
 	// A phone match needs a "+" (first form) or a "[2-9]dd[.-]dddd" tail
@@ -240,6 +239,25 @@ func phoneMatches(text string, s, e int, f func(s, e int)) {
 	}
 }
 
+// digitChain returns the most digits in s joined by at most one other byte
+// each, as card and Aadhaar numbers are ("4111 1111 ...", not "0.5  12").
+func digitChain(s string) int {
+	best, n, gap := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			n++
+			gap = 0
+			best = max(best, n)
+			continue
+		}
+		gap++
+		if gap > 1 {
+			n = 0
+		}
+	}
+	return best
+}
+
 // phoneTail reports whether s contains "[2-9][0-9]{2}[.-][0-9]{4}", the end
 // of the North American form.
 func phoneTail(s string) bool {
@@ -276,29 +294,48 @@ func (d *detector) matches(text string, f func(s, e int)) {
 // candidates resolve to the first detector in a fixed priority order
 // (e-mail, card, IBAN, national IDs, phone, IP).
 func Find(text string) []Match {
-	var out []Match
-	taken := func(s, e int) bool {
-		for _, m := range out {
-			if s < m.End && m.Start < e {
-				return true
-			}
-		}
-		return false
-	}
+	// out stays sorted and free of overlaps. A detector's matches come in
+	// order and do not overlap one another, so each is checked against the
+	// earlier detectors' matches with a cursor and merged in afterwards.
+	var out, add []Match
 	for _, d := range detectors {
 		if !d.need(text) {
 			continue
 		}
+		add = add[:0]
+		i := 0
 		d.matches(text, func(s, e int) {
 			e, ok := d.check(text, s, e)
-			if !ok || taken(s, e) {
+			if !ok {
 				return
 			}
-			out = append(out, Match{Kind: d.kind, Start: s, End: e})
+			for i < len(out) && out[i].End <= s {
+				i++
+			}
+			if i < len(out) && out[i].Start < e {
+				return
+			}
+			add = append(add, Match{Kind: d.kind, Start: s, End: e})
 		})
+		if len(add) > 0 {
+			out = mergeMatches(out, add)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
+}
+
+// mergeMatches merges two position-ordered lists.
+func mergeMatches(a, b []Match) []Match {
+	out := make([]Match, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Start < b[0].Start {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // Classify says what kind of personal data a whole value is (a table cell),

@@ -114,3 +114,29 @@ func BenchmarkFindNumericWholeText(b *testing.B) {
 		findWhole(text)
 	}
 }
+
+// denseOutput is a printed table of contacts: every row holds personal data.
+func denseOutput(rows int) string {
+	var b strings.Builder
+	for j := 0; j < rows; j++ {
+		fmt.Fprintf(&b, "%5d  user%d@example.org  +44 20 7946 %04d  81.2.%d.%d\n", j, j, j%10000, j/250%250, j%250+1)
+	}
+	return b.String()
+}
+
+func TestFindDenseMatchesWholeText(t *testing.T) {
+	t.Parallel()
+	text := denseOutput(500)
+	got, want := Find(text), findWhole(text)
+	if !slices.Equal(got, want) || len(got) < 1000 {
+		t.Fatalf("Find: %d matches, whole text: %d", len(got), len(want))
+	}
+}
+
+func BenchmarkFindDense(b *testing.B) {
+	text := denseOutput(10000)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Find(text)
+	}
+}
