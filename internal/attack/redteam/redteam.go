@@ -244,6 +244,16 @@ func Run(ctx context.Context, model inference.Model, target string, art finding.
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		res.Evasion = append(res.Evasion, r)
+		if r.Errors > 0 {
+			first := ""
+			for _, s := range r.Samples {
+				if s.Error != "" {
+					first = s.Error
+					break
+				}
+			}
+			res.Gaps = append(res.Gaps, fmt.Sprintf("%s: %d of %d samples failed (%s)", name, r.Errors, r.Attacked, first))
+		}
 	}
 
 	if slices.Contains(cfg.Attacks, Membership) {

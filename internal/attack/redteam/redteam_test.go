@@ -224,3 +224,30 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// flaky fails every call after the first n.
+type flaky struct {
+	inference.Model
+	n *int
+}
+
+func (f flaky) Predict(ctx context.Context, in []inference.Tensor, out ...string) ([]inference.Tensor, error) {
+	if *f.n <= 0 {
+		return nil, &inference.Error{Status: 503, Message: "unavailable"}
+	}
+	*f.n--
+	return f.Model.Predict(ctx, in, out...)
+}
+
+func TestRedteamFailingModelIsInconclusive(t *testing.T) {
+	m, d := attacktest.Fixture(t, "logreg")
+	n := 2 // the probe and the clean pass succeed, the attacks fail
+	res, err := redteam.Run(context.Background(), flaky{m, &n}, "logreg", finding.Artifact{}, data(d), redteam.Config{
+		Attacks: []string{"hopskipjump"}, Budget: 100, Samples: 5, Seed: 1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Gaps) != 1 || res.Report(finding.Tool{}).Summary.Inconclusive != 1 {
+		t.Errorf("gaps %v", res.Gaps)
+	}
+}
