@@ -55,7 +55,7 @@ func TestFindWindowsMatchWholeText(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	kinds := map[Kind]int{}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 8000; i++ {
 		var b strings.Builder
 		for n := 1 + r.IntN(12); n > 0; n-- {
 			b.WriteString(windowSamples[r.IntN(len(windowSamples))])
@@ -71,8 +71,8 @@ func TestFindWindowsMatchWholeText(t *testing.T) {
 	}
 	// The comparison means something only if every kind is found often.
 	for _, k := range []Kind{Email, Phone, CreditCard, IBAN, USSSN, UKNINO, Aadhaar, SpanishID, IPAddress} {
-		if kinds[k] < 100 {
-			t.Errorf("%s found %d times in the random texts; want at least 100", k, kinds[k])
+		if kinds[k] < 50 {
+			t.Errorf("%s found %d times in the random texts; want at least 50", k, kinds[k])
 		}
 	}
 }
