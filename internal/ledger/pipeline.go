@@ -73,15 +73,11 @@ func (p *recPage) check(c *recordChecker) {
 type recordChecker struct {
 	h   hash.Hash
 	ev  Event
-	buf bytes.Buffer
-	enc *json.Encoder
+	buf []byte
 }
 
 func newRecordChecker() *recordChecker {
-	c := &recordChecker{h: sha256.New()}
-	c.enc = json.NewEncoder(&c.buf)
-	c.enc.SetEscapeHTML(false)
-	return c
+	return &recordChecker{h: sha256.New()}
 }
 
 var zeroPrefix = []byte{0}
@@ -115,16 +111,12 @@ func (c *recordChecker) valid(data []byte) bool {
 	if err := json.Unmarshal(data, &c.ev); err != nil {
 		return false
 	}
-	ev := c.ev
+	ev := &c.ev
 	ev.Time = ev.Time.UTC().Truncate(timePrecision)
-	c.buf.Reset()
-	if err := c.enc.Encode(ev); err != nil {
-		return false
-	}
-	return bytes.Equal(bytes.TrimSuffix(c.buf.Bytes(), newline), data)
+	var err error
+	c.buf, err = appendCanonical(c.buf[:0], ev)
+	return err == nil && bytes.Equal(c.buf, data)
 }
-
-var newline = []byte("\n")
 
 // recordScan calls fn for every record to verify, in index order.
 type recordScan func(ctx context.Context, fn func(idx int64, data []byte) error) error

@@ -68,3 +68,29 @@ func TestFrontierIndexes(t *testing.T) {
 		}
 	}
 }
+
+// appendCanonical must write exactly what Canonical (encoding/json) writes.
+func FuzzAppendCanonical(f *testing.F) {
+	f.Add("scan", "alice", "m", "1", "sha256:00", "why", "model", "base@1", "x/y", "a.json", int64(3), int64(7), int64(1700000000123456))
+	f.Add("x-\u2028", "\x00\b\f\n\r\t\"\\<>&", "\xff\xfe", "\u2029é", "", "", "", "", "", "", int64(0), int64(-1), int64(-62135596800000000))
+	f.Add("", "", "", "", "", "", "", "", "", "", int64(0), int64(0), int64(253402300800000000))
+	f.Fuzz(func(t *testing.T, action, actor, name, version, digest, reason, kind, ref, media, aname string, size, seq, usec int64) {
+		ev := Event{Action: action, Actor: actor, Reason: reason, Seq: seq,
+			Subject: Subject{Name: name, Version: version, Digest: digest},
+			Time:    time.UnixMicro(usec).UTC()}
+		if kind != "" || ref != "" {
+			ev.Inputs = []Input{{Kind: kind, Ref: ref, Digest: digest}, {Kind: ref, Ref: kind}}
+		}
+		if media != "" || size != 0 {
+			ev.Attachments = []Attachment{{Digest: digest, MediaType: media, Name: aname, Size: size}, {MediaType: aname}}
+		}
+		want, werr := ev.Canonical()
+		got, gerr := appendCanonical(nil, &ev)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("errors differ: %v / %v", werr, gerr)
+		}
+		if werr == nil && !bytes.Equal(got, want) {
+			t.Fatalf("appendCanonical:\n%s\nCanonical:\n%s", got, want)
+		}
+	})
+}
