@@ -106,7 +106,8 @@ func noteKeyBytes(key string, private bool) ([]byte, string, error) {
 		}
 		key = strings.TrimPrefix(key, "PRIVATE+KEY+")
 	}
-	parts := strings.Split(key, "+")
+	// name+hash+base64: the name and hash never hold '+', the base64 may.
+	parts := strings.SplitN(key, "+", 3)
 	if len(parts) != 3 {
 		return nil, "", errors.New("malformed note key")
 	}
