@@ -197,68 +197,121 @@ func (e *verifyEngine) run(ctx context.Context, scan recordScan) error {
 	return ctx.Err()
 }
 
-// hashStream reads the stored hashes [0, end) in order in the background,
-// for the engine to compare with the ones it recomputes.
+// hashStream hands the stored hashes, in index order, from the pipeline's
+// reader (which reads each chunk's hashes just before the chunk's
+// records, so one Verify never holds two connections at once) to the
+// engine. The queue is unbounded, but the reader is never more than a
+// chunk ahead of the records in flight.
 type hashStream struct {
-	pages  chan []tlog.Hash
-	free   chan []tlog.Hash
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  [][]tlog.Hash
+	spare  [][]tlog.Hash
+	closed bool
+	gap    int64 // first index missing or malformed, or -1
+	err    error
 
+	// Reader side.
+	want    int64
+	page    []tlog.Hash
+	stopped bool
+
+	// Engine side.
 	cur []tlog.Hash
 	pos int64 // index of cur[0]
 	eof bool
-
-	// Set by the reader before it closes pages.
-	gap int64 // first index missing or malformed, or -1
-	err error
 }
 
-const (
-	hashPage  = 8192
-	hashPages = 6
-)
+const hashPage = 8192
 
-func newHashStream(ctx context.Context, st Storage, end int64) *hashStream {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &hashStream{pages: make(chan []tlog.Hash, hashPages), free: make(chan []tlog.Hash, hashPages), cancel: cancel, gap: -1}
-	for range hashPages {
-		s.free <- make([]tlog.Hash, 0, hashPage)
+func newHashStream() *hashStream {
+	s := &hashStream{gap: -1}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// read appends the stored hashes [start, end) to the stream. After a gap
+// or a read error the stream ends and read does nothing.
+func (s *hashStream) read(ctx context.Context, st Storage, start, end int64) {
+	if s.stopped || start >= end {
+		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.pages)
-		var page []tlog.Hash
-		want := int64(0)
-		err := st.ScanHashes(ctx, 0, end, func(idx int64, h []byte) error {
-			if idx != want || len(h) != len(tlog.Hash{}) {
-				s.gap = want
-				return errStop
-			}
-			want++
-			if page == nil {
-				select {
-				case page = <-s.free:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			page = append(page, tlog.Hash(h))
-			if len(page) == cap(page) {
-				s.pages <- page // never blocks: there are fewer pages than room
-				page = nil
-			}
-			return nil
-		})
-		if len(page) > 0 {
-			s.pages <- page
+	err := st.ScanHashes(ctx, start, end, func(idx int64, h []byte) error {
+		if idx != s.want || len(h) != len(tlog.Hash{}) {
+			return errStop
 		}
-		if err != nil && err != errStop {
+		s.want++
+		if s.page == nil {
+			s.mu.Lock()
+			if n := len(s.spare); n > 0 {
+				s.page, s.spare = s.spare[n-1], s.spare[:n-1]
+			}
+			s.mu.Unlock()
+			if s.page == nil {
+				s.page = make([]tlog.Hash, 0, hashPage)
+			}
+		}
+		s.page = append(s.page, tlog.Hash(h))
+		if len(s.page) == cap(s.page) {
+			s.flush()
+		}
+		return nil
+	})
+	if err == nil && s.want < end {
+		err = errStop // rows missing at the end of the range
+	}
+	if err != nil {
+		if err == errStop {
+			s.gap = s.want
+		} else {
 			s.err = err
 		}
-	}()
-	return s
+		s.end()
+		return
+	}
+	s.flush()
+}
+
+func (s *hashStream) flush() {
+	if len(s.page) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.queue = append(s.queue, s.page)
+	s.page = nil
+	s.cond.Signal()
+	s.mu.Unlock()
+}
+
+// end closes the stream (reader side); it is idempotent.
+func (s *hashStream) end() {
+	if s.stopped {
+		return
+	}
+	s.flush()
+	s.stopped = true
+	s.mu.Lock()
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// take returns the next page, or nil once the stream has ended.
+func (s *hashStream) take() []tlog.Hash {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		s.spare = append(s.spare, s.cur[:0])
+	}
+	for len(s.queue) == 0 && !s.closed {
+		s.cond.Wait()
+	}
+	if len(s.queue) == 0 {
+		return nil
+	}
+	p := s.queue[0]
+	s.queue = s.queue[1:]
+	return p
 }
 
 // next returns stored hash x; x must not be below the last x asked for.
@@ -266,12 +319,8 @@ func newHashStream(ctx context.Context, st Storage, end int64) *hashStream {
 func (s *hashStream) next(x int64) (h tlog.Hash, ok bool) {
 	for !s.eof && x >= s.pos+int64(len(s.cur)) {
 		s.pos += int64(len(s.cur))
-		if s.cur != nil {
-			s.free <- s.cur[:0]
-		}
-		var more bool
-		s.cur, more = <-s.pages
-		if !more {
+		s.cur = s.take()
+		if s.cur == nil {
 			s.eof = true
 		}
 	}
@@ -281,33 +330,22 @@ func (s *hashStream) next(x int64) (h tlog.Hash, ok bool) {
 	return s.cur[x-s.pos], true
 }
 
-// drain reads the rest of the stream and returns how many hashes are
-// stored beyond the first asked ones, the first missing or malformed
+// drain reads the rest of the ended stream and returns how many hashes
+// are stored beyond the first asked ones, the first missing or malformed
 // index (or -1), and the read error if any.
 func (s *hashStream) drain(asked int64) (extra, gap int64, err error) {
 	total := s.pos + int64(len(s.cur))
 	for !s.eof {
-		page, more := <-s.pages
-		if !more {
+		if s.cur = s.take(); s.cur == nil {
 			s.eof = true
 			break
 		}
-		total += int64(len(page))
-		s.free <- page[:0]
+		total += int64(len(s.cur))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.err != nil {
 		return 0, 0, s.err
 	}
 	return max(total-asked, 0), s.gap, nil
-}
-
-// close stops the reader and waits for it.
-func (s *hashStream) close() {
-	s.cancel()
-	for !s.eof {
-		if _, more := <-s.pages; !more {
-			s.eof = true
-		}
-	}
-	s.wg.Wait()
 }

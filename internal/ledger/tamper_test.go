@@ -336,3 +336,46 @@ func snapshot(t *testing.T, db *sql.DB, dsn string, fn func()) {
 	}()
 	fn()
 }
+
+// Verify holds one connection at a time: several at once on a pool of
+// one connection (and a ledger spanning several read chunks) finish.
+func TestVerifySmallPool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40,000-record ledger")
+	}
+	ctx := context.Background()
+	f := newLedger(t, store.SQLite)
+	batch := make([]ledger.Event, 5000)
+	for i := range batch {
+		batch[i] = event(i)
+	}
+	for i := 0; i < 8; i++ {
+		if _, err := f.l.AppendBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.Open(ctx, f.dsn, store.WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := ledger.Open(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			res, err := l.Verify(ctx, f.vkey)
+			if err == nil && res.Size != 40000 {
+				err = fmt.Errorf("size %d", res.Size)
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -104,20 +104,25 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 	}
 	e.checkpoints(ctx, notes)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stored := newHashStream(ctx, l.st, tlog.StoredHashCount(head.Size))
-	defer stored.close()
+	// Read in chunks, each chunk's stored hashes just before its records,
+	// so that this Verify holds one connection at a time.
+	stored := newHashStream()
 	e.stored = stored
 	beyond, maxIdx := int64(0), int64(-1)
 	err = e.run(ctx, func(ctx context.Context, fn func(idx int64, data []byte) error) error {
-		return l.st.ScanRecords(ctx, 0, -1, func(idx int64, data []byte) error {
-			if idx >= head.Size {
-				beyond++
-				maxIdx = idx
-				return nil
+		defer stored.end()
+		for lo := int64(0); lo < head.Size; lo += verifyChunk {
+			hi := min(lo+verifyChunk, head.Size)
+			stored.read(ctx, l.st, tlog.StoredHashCount(lo), tlog.StoredHashCount(hi))
+			if err := l.st.ScanRecords(ctx, lo, hi, fn); err != nil {
+				return err
 			}
-			return fn(idx, data)
+		}
+		stored.end()
+		return l.st.ScanRecords(ctx, head.Size, -1, func(idx int64, _ []byte) error {
+			beyond++
+			maxIdx = idx
+			return nil
 		})
 	})
 	if err != nil {
@@ -142,6 +147,9 @@ func (l *Ledger) Verify(ctx context.Context, vkey string) (*VerifyResult, error)
 }
 
 var errStop = fmt.Errorf("stop")
+
+// verifyChunk is how many records Verify reads per query pair.
+const verifyChunk = 16384
 
 type checkpointNote struct {
 	size int64
