@@ -6,8 +6,8 @@ package registry
 import (
 	"github.com/mlsec/mlsec/internal/scan"
 	"github.com/mlsec/mlsec/internal/scan/archive"
-	"github.com/mlsec/mlsec/internal/scan/deps"
 	"github.com/mlsec/mlsec/internal/scan/data"
+	"github.com/mlsec/mlsec/internal/scan/deps"
 	"github.com/mlsec/mlsec/internal/scan/gguf"
 	"github.com/mlsec/mlsec/internal/scan/keras"
 	"github.com/mlsec/mlsec/internal/scan/notebook"
