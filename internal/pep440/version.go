@@ -9,6 +9,7 @@
 package pep440
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -207,17 +208,17 @@ func (v Version) IsZero() bool { return len(v.Release) == 0 }
 // Compare returns -1, 0 or +1 as v sorts before, equal to or after w in
 // PEP 440 order. Trailing zeros in the release are insignificant.
 func (v Version) Compare(w Version) int {
-	if c := cmpU(v.Epoch, w.Epoch); c != 0 {
+	if c := cmp.Compare(v.Epoch, w.Epoch); c != 0 {
 		return c
 	}
 	if c := cmpRelease(v.Release, w.Release); c != 0 {
 		return c
 	}
-	if c := cmpInt(v.preKey(), w.preKey()); c != 0 {
+	if c := cmp.Compare(v.preKey(), w.preKey()); c != 0 {
 		return c
 	}
 	if v.Pre != "" && w.Pre != "" {
-		if c := cmpU(v.PreN, w.PreN); c != 0 {
+		if c := cmp.Compare(v.PreN, w.PreN); c != 0 {
 			return c
 		}
 	}
@@ -252,26 +253,6 @@ func (v Version) preKey() int {
 	}
 }
 
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func cmpRelease(a, b []uint64) int {
 	n := max(len(a), len(b))
 	for i := range n {
@@ -282,7 +263,7 @@ func cmpRelease(a, b []uint64) int {
 		if i < len(b) {
 			y = b[i]
 		}
-		if c := cmpU(x, y); c != 0 {
+		if c := cmp.Compare(x, y); c != 0 {
 			return c
 		}
 	}
@@ -293,7 +274,7 @@ func cmpRelease(a, b []uint64) int {
 func cmpOpt(hasA bool, a uint64, hasB bool, b uint64, absentLast bool) int {
 	switch {
 	case hasA && hasB:
-		return cmpU(a, b)
+		return cmp.Compare(a, b)
 	case !hasA && !hasB:
 		return 0
 	case !hasA:
@@ -330,7 +311,7 @@ func cmpLocal(a, b []string) int {
 			}
 		}
 	}
-	return cmpInt(len(a), len(b))
+	return cmp.Compare(len(a), len(b))
 }
 
 func localNum(s string) (string, bool) {
@@ -345,7 +326,7 @@ func localNum(s string) (string, bool) {
 
 // cmpDigits compares decimal strings without leading zeros of any length.
 func cmpDigits(a, b string) int {
-	if c := cmpInt(len(a), len(b)); c != 0 {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
 		return c
 	}
 	return strings.Compare(a, b)

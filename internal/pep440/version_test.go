@@ -2,6 +2,7 @@ package pep440
 
 import (
 	"bufio"
+	"cmp"
 	"os"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestPEPOrdering(t *testing.T) {
 	}
 	for i := range vs {
 		for j := range vs {
-			want := cmpInt(i, j)
+			want := cmp.Compare(i, j)
 			if got := vs[i].Compare(vs[j]); got != want {
 				t.Errorf("Compare(%s, %s) = %d, want %d", pepOrdering[i], pepOrdering[j], got, want)
 			}
